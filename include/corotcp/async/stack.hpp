@@ -1,0 +1,379 @@
+// corotcp/async/stack.hpp: the coroutine API: a stack on a link, its listeners and connections.
+//
+//     corotcp::task<void> serve(auto& s) {
+//         auto listener = s.listen(80, {.backlog = 128});
+//         for (;;) {
+//             auto conn = co_await listener->accept();   // expected<connection>
+//             if (!conn) break;
+//             s.spawn(handle(std::move(*conn)));
+//         }
+//     }
+//
+// A basic_stack joins an iface::interface (the protocol) to a link (the packets) and registers
+// itself with a run loop as a poll_source: each loop iteration it moves the link's packets into
+// the interface and the interface's packets onto the link. Connections and listeners are move-only
+// handles; destroying one closes it gracefully (close()), never leaks and never dangles: the
+// interface keeps an orphaned connection until its close handshake is over.
+//
+// Every awaitable operation takes op_options: a timeout (operation_timed_out; the connection
+// survives) and a std::stop_token (operation_canceled).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <sstream>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "corotcp/async/notifier.hpp"
+#include "corotcp/async/scheduler.hpp"
+#include "corotcp/async/task.hpp"
+#include "corotcp/iface/interface.hpp"
+#include "corotcp/link/concept.hpp"
+#include "corotcp/link/packet.hpp"
+#include "corotcp/util/error.hpp"
+#include "corotcp/util/expected.hpp"
+
+namespace corotcp {
+
+/// Per-operation limits.
+struct op_options {
+    duration timeout = duration::max(); ///< operation_timed_out after this long
+    std::stop_token stop{};             ///< operation_canceled when stop is requested
+};
+
+struct listen_options {
+    std::size_t backlog = 128; ///< |SYN queue| + |accept queue| (like listen(2)'s backlog)
+};
+
+struct connect_options {
+    std::uint16_t local_port = 0;            ///< 0: an ephemeral port from ip_local_port_range
+    std::optional<tcp::config> tcp{};        ///< per-connection settings (default: the stack's)
+    duration timeout = duration::max();      ///< beyond the SYN retries' own limit
+    std::stop_token stop{};
+};
+
+template <link Link, tcp::buffer_policy Buffers>
+class basic_stack;
+template <link Link, tcp::buffer_policy Buffers>
+class basic_listener;
+
+namespace detail {
+[[nodiscard]] inline instant deadline_after(scheduler& loop, duration timeout) noexcept {
+    return timeout >= duration::max() ? instant::never() : loop.now() + timeout;
+}
+
+[[nodiscard]] inline std::error_code from_wait(wait_result r) noexcept {
+    return r == wait_result::timed_out ? make_error_code(errc::operation_timed_out)
+                                       : make_error_code(errc::operation_canceled);
+}
+} // namespace detail
+
+/// One TCP connection, as the application holds it.
+template <link Link, tcp::buffer_policy Buffers>
+class basic_connection {
+public:
+    using stack_type = basic_stack<Link, Buffers>;
+    using socket_type = iface::socket<Buffers>;
+
+    basic_connection() = default;
+    basic_connection(basic_connection&& o) noexcept
+        : stack_(std::exchange(o.stack_, nullptr)), sock_(std::exchange(o.sock_, nullptr)),
+          events_(std::move(o.events_)) {}
+    basic_connection& operator=(basic_connection&& o) noexcept {
+        if (this != &o) {
+            close();
+            stack_ = std::exchange(o.stack_, nullptr);
+            sock_ = std::exchange(o.sock_, nullptr);
+            events_ = std::move(o.events_);
+        }
+        return *this;
+    }
+    ~basic_connection() { close(); }
+
+    [[nodiscard]] bool is_open() const noexcept { return sock_ != nullptr; }
+
+    /// Reads what is available (at least one byte), waiting if nothing is. Returns 0 only at the
+    /// peer's FIN (end of stream); an error if the connection failed or the operation was
+    /// cancelled or timed out.
+    task<expected<std::size_t>> read(std::span<std::uint8_t> buf, op_options o = {}) {
+        if (buf.empty()) co_return std::size_t{0};
+        const instant deadline = detail::deadline_after(loop(), o.timeout);
+        for (;;) {
+            if (sock_ == nullptr) co_return errc::not_connected;
+            auto& t = sock_->tcb;
+            if (const std::size_t n = t.recv(buf); n > 0) {
+                stack_->iface().touch(sock_);
+                co_return n;
+            }
+            if (t.at_eof()) co_return std::size_t{0};
+            if (t.error()) co_return t.error();
+            if (t.current_state() == tcp::state::closed) co_return errc::not_connected;
+            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
+                co_return detail::from_wait(r);
+        }
+    }
+
+    /// Reads exactly buf.size() bytes unless the stream ends first; returns how many were read.
+    task<expected<std::size_t>> read_exactly(std::span<std::uint8_t> buf, op_options o = {}) {
+        std::size_t got = 0;
+        while (got < buf.size()) {
+            auto n = co_await read(buf.subspan(got), o);
+            if (!n) co_return n.error();
+            if (*n == 0) break;
+            got += *n;
+        }
+        co_return got;
+    }
+
+    /// Writes all of data (waiting for buffer space as needed) or fails.
+    task<std::error_code> write(std::span<const std::uint8_t> data, op_options o = {}) {
+        const instant deadline = detail::deadline_after(loop(), o.timeout);
+        while (!data.empty()) {
+            if (sock_ == nullptr) co_return errc::not_connected;
+            std::error_code ec;
+            const std::size_t n = sock_->tcb.send(data, ec);
+            if (ec) co_return ec;
+            if (n > 0) {
+                data = data.subspan(n);
+                stack_->iface().touch(sock_);
+                continue;
+            }
+            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
+                co_return detail::from_wait(r);
+        }
+        co_return std::error_code{};
+    }
+
+    task<std::error_code> write(std::string_view text, op_options o = {}) {
+        return write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), o);
+    }
+
+    /// Half-close: the FIN follows the queued data; completes when the peer acknowledged it all
+    /// (the connection stays readable: the peer may keep sending).
+    task<std::error_code> shutdown(op_options o = {}) {
+        if (sock_ == nullptr) co_return errc::not_connected;
+        sock_->tcb.shutdown(loop().now());
+        stack_->iface().touch(sock_);
+        const instant deadline = detail::deadline_after(loop(), o.timeout);
+        for (;;) {
+            if (sock_ == nullptr) co_return errc::not_connected;
+            const auto& t = sock_->tcb;
+            if (t.error()) co_return t.error();
+            const auto s = t.current_state();
+            // our FIN is acknowledged in exactly these states
+            if (s == tcp::state::fin_wait_2 || s == tcp::state::time_wait || s == tcp::state::closed)
+                co_return std::error_code{};
+            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
+                co_return detail::from_wait(r);
+        }
+    }
+
+    /// Graceful close without waiting: FIN after the queued data (RST if unread data remains, as
+    /// Linux does). The handle becomes empty; the stack finishes the close on its own.
+    void close() noexcept {
+        if (sock_ == nullptr) return;
+        stack_->iface().release(loop().now(), sock_);
+        sock_ = nullptr;
+        events_.reset();
+    }
+
+    /// Abortive close: RST, queued data discarded; the peer's read fails with connection_reset.
+    void abort() noexcept {
+        if (sock_ == nullptr) return;
+        sock_->tcb.abort(loop().now());
+        stack_->iface().touch(sock_);
+        close();
+    }
+
+    [[nodiscard]] tcp::state state() const noexcept { return sock_ ? sock_->tcb.current_state() : tcp::state::closed; }
+    [[nodiscard]] std::error_code error() const noexcept { return sock_ ? sock_->tcb.error() : std::error_code{}; }
+    [[nodiscard]] iface::four_tuple endpoints() const noexcept { return sock_ ? sock_->tuple : iface::four_tuple{}; }
+    /// The engine underneath, for inspection (and tests).
+    [[nodiscard]] const tcp::tcb<Buffers>* tcb() const noexcept { return sock_ ? &sock_->tcb : nullptr; }
+
+private:
+    friend stack_type;
+    friend class basic_listener<Link, Buffers>;
+
+    basic_connection(stack_type& s, socket_type* sock)
+        : stack_(&s), sock_(sock), events_(std::make_unique<notifier>(s.loop())) {
+        sock_->user_waker = events_->as_waker();
+    }
+
+    [[nodiscard]] scheduler& loop() const noexcept { return stack_->loop(); }
+
+    stack_type* stack_ = nullptr;
+    socket_type* sock_ = nullptr;
+    std::unique_ptr<notifier> events_; // heap: the socket's waker points at it, handles move
+};
+
+/// A listening port, as the application holds it.
+template <link Link, tcp::buffer_policy Buffers>
+class basic_listener {
+public:
+    using stack_type = basic_stack<Link, Buffers>;
+    using connection_type = basic_connection<Link, Buffers>;
+
+    basic_listener() = default;
+    basic_listener(basic_listener&& o) noexcept
+        : stack_(std::exchange(o.stack_, nullptr)), l_(std::exchange(o.l_, nullptr)), events_(std::move(o.events_)) {}
+    basic_listener& operator=(basic_listener&& o) noexcept {
+        if (this != &o) {
+            close();
+            stack_ = std::exchange(o.stack_, nullptr);
+            l_ = std::exchange(o.l_, nullptr);
+            events_ = std::move(o.events_);
+        }
+        return *this;
+    }
+    ~basic_listener() { close(); }
+
+    /// The next established connection from the accept queue.
+    task<expected<connection_type>> accept(op_options o = {}) {
+        const instant deadline = detail::deadline_after(stack_->loop(), o.timeout);
+        for (;;) {
+            if (l_ == nullptr || l_->closed) co_return errc::listener_closed;
+            if (auto* s = stack_->iface().accept(l_)) co_return connection_type(*stack_, s);
+            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
+                co_return detail::from_wait(r);
+        }
+    }
+
+    /// Stops listening; embryonic and unaccepted connections are reset; accept() fails.
+    void close() noexcept {
+        if (l_ == nullptr) return;
+        stack_->iface().close_listener(stack_->loop().now(), l_);
+        l_ = nullptr;
+        events_.reset();
+    }
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return l_ ? l_->port : 0; }
+    [[nodiscard]] std::size_t accept_queue_size() const noexcept { return l_ ? l_->accept_queue.size() : 0; }
+    [[nodiscard]] std::size_t syn_queue_size() const noexcept { return l_ ? l_->syn_queue : 0; }
+
+private:
+    friend stack_type;
+    basic_listener(stack_type& s, iface::listener<Buffers>* l)
+        : stack_(&s), l_(l), events_(std::make_unique<notifier>(s.loop())) {
+        l_->user_waker = events_->as_waker();
+    }
+
+    stack_type* stack_ = nullptr;
+    iface::listener<Buffers>* l_ = nullptr;
+    std::unique_ptr<notifier> events_;
+};
+
+/// A TCP/IPv4 stack on one link, driven by a run loop.
+template <link Link, tcp::buffer_policy Buffers = tcp::heap_buffers>
+class basic_stack final : public poll_source {
+public:
+    using link_type = Link;
+    using connection = basic_connection<Link, Buffers>;
+    using listener = basic_listener<Link, Buffers>;
+    using interface_type = iface::interface<Buffers>;
+
+    basic_stack(scheduler& loop, Link link, iface::settings s)
+        : loop_(&loop), link_(std::move(link)), iface_(with_link_mtu(std::move(s), link_)) {
+        loop_->add_source(*this);
+    }
+    basic_stack(const basic_stack&) = delete;
+    basic_stack& operator=(const basic_stack&) = delete;
+    ~basic_stack() override { loop_->remove_source(*this); }
+
+    /// Starts listening on `port`.
+    expected<listener> listen(std::uint16_t port, listen_options o = {}) {
+        iface::listener<Buffers>* l = nullptr;
+        if (auto ec = iface_.listen(port, o.backlog, l)) return ec;
+        return listener(*this, l);
+    }
+
+    /// Active open; completes when the connection is established (or refused, timed out, ...).
+    task<expected<connection>> connect(wire::ipv4_address remote, std::uint16_t port, connect_options o = {}) {
+        typename interface_type::socket_type* s = nullptr;
+        if (auto ec = iface_.connect(loop_->now(), remote, port, o.local_port, o.tcp.value_or(iface_.config().tcp), s))
+            co_return ec;
+        connection c(*this, s);
+        const instant deadline = detail::deadline_after(*loop_, o.timeout);
+        for (;;) {
+            const auto& t = s->tcb;
+            if (t.error()) co_return t.error();
+            if (t.established_once()) co_return std::move(c);
+            if (auto r = co_await c.events_->wait(deadline, o.stop); r != wait_result::notified) {
+                c.abort();
+                co_return detail::from_wait(r);
+            }
+        }
+    }
+
+    void spawn(task<void> t) { loop_->spawn(std::move(t)); }
+
+    [[nodiscard]] scheduler& loop() const noexcept { return *loop_; }
+    [[nodiscard]] interface_type& iface() noexcept { return iface_; }
+    [[nodiscard]] const interface_type& iface() const noexcept { return iface_; }
+    [[nodiscard]] Link& link() noexcept { return link_; }
+    [[nodiscard]] wire::ipv4_address address() const noexcept { return iface_.address(); }
+
+    /// Calls hook on every state change of every connection (tracing, tests).
+    void on_state_change(iface::state_hook hook) { iface_.set_state_hook(std::move(hook)); }
+
+    /// A netstat-like table of every connection and listener.
+    [[nodiscard]] std::string netstat() const {
+        std::ostringstream o;
+        o << "Proto Local Address          Foreign Address        State        Send-Q  Recv-Q  RTT(ms)\n";
+        for (const auto& l : iface_.listeners()) {
+            const std::string local = iface_.address().to_string() + ":" + std::to_string(l.port);
+            o << "tcp   " << pad(local, 23) << pad("0.0.0.0:*", 23) << pad("LISTEN", 13) << pad(std::to_string(l.accept_queue), 8)
+              << pad(std::to_string(l.syn_queue), 8) << "-\n";
+        }
+        for (const auto& c : iface_.connections()) {
+            const std::string local = c.tuple.local.to_string() + ":" + std::to_string(c.tuple.local_port);
+            const std::string remote = c.tuple.remote.to_string() + ":" + std::to_string(c.tuple.remote_port);
+            o << "tcp   " << pad(local, 23) << pad(remote, 23) << pad(std::string(tcp::to_string(c.state)), 13)
+              << pad(std::to_string(c.send_queue), 8) << pad(std::to_string(c.recv_queue), 8)
+              << (c.srtt.us > 0 ? std::to_string(c.srtt.us / 1000) : std::string("-")) << "\n";
+        }
+        return o.str();
+    }
+
+    /// poll_source: link -> interface -> link, once.
+    instant poll(instant now) override {
+        rx_.clear();
+        link_.receive(now, rx_);
+        for (auto& p : rx_) {
+            iface_.on_packet(now, p.bytes());
+            iface_.recycle(std::move(p));
+        }
+        bool sent = false;
+        const instant next = iface_.poll(now, [&](packet&& p) {
+            link_.transmit(now, std::move(p));
+            sent = true;
+        });
+        // Anything we sent may be answered at once by a peer polled in this same loop.
+        if (sent || !rx_.empty()) return now;
+        return earliest(next, link_.poll_at());
+    }
+
+private:
+    static iface::settings with_link_mtu(iface::settings s, const Link& l) {
+        s.mtu = std::min<std::size_t>(s.mtu, l.mtu());
+        return s;
+    }
+    static std::string pad(std::string s, std::size_t w) {
+        if (s.size() < w) s.append(w - s.size(), ' ');
+        else s += ' ';
+        return s;
+    }
+
+    scheduler* loop_;
+    Link link_;
+    interface_type iface_;
+    packet_batch rx_;
+};
+
+} // namespace corotcp

@@ -1,0 +1,611 @@
+// corotcp/iface/interface.hpp: one IPv4 address's TCP endpoints, sans-IO.
+//
+// The interface demultiplexes arriving IPv4 packets to connections, listeners and TIME-WAIT
+// records, answers what nobody owns with RST (RFC 9293 3.10.7.1) and ICMP echo with a reply, keeps
+// the SYN and accept queues behind each listener's backlog, allocates ephemeral ports and ISNs
+// (RFC 6528), and turns the TCBs' segments into IPv4 packets. Like the TCB it takes time in and
+// never reads a clock:
+//
+//     iface.on_packet(now, bytes);            // one arriving IPv4 datagram
+//     deadline = iface.poll(now, transmit);   // timers + pending output; transmit(packet&&)
+//
+// Ownership:
+//
+//     interface ──owns──> socket (TCB + 4-tuple)  <──borrows── user's connection handle
+//         │                  ^ while embryonic or unaccepted: listed in its listener's queues
+//         └──owns──> listener, time_wait records (compact: no TCB, no buffers)
+//
+// A socket lives until its TCB is finished AND the user released it (release()). A released
+// socket that reaches TIME_WAIT becomes a compact record.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <span>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive/set.hpp>
+
+#include "corotcp/link/packet.hpp"
+#include "corotcp/tcp/buffer.hpp"
+#include "corotcp/tcp/config.hpp"
+#include "corotcp/tcp/isn.hpp"
+#include "corotcp/tcp/reset.hpp"
+#include "corotcp/tcp/state.hpp"
+#include "corotcp/tcp/tcb.hpp"
+#include "corotcp/tcp/time_wait.hpp"
+#include "corotcp/util/error.hpp"
+#include "corotcp/util/time.hpp"
+#include "corotcp/util/waker.hpp"
+#include "corotcp/wire/icmp.hpp"
+#include "corotcp/wire/ipv4.hpp"
+#include "corotcp/wire/tcp.hpp"
+
+namespace corotcp::iface {
+
+using wire::ipv4_address;
+
+/// A connection's identity: local and remote address and port.
+struct four_tuple {
+    ipv4_address local;
+    std::uint16_t local_port = 0;
+    ipv4_address remote;
+    std::uint16_t remote_port = 0;
+
+    friend bool operator==(const four_tuple&, const four_tuple&) noexcept = default;
+    [[nodiscard]] std::string to_string() const {
+        return local.to_string() + "." + std::to_string(local_port) + " > " + remote.to_string() + "." +
+               std::to_string(remote_port);
+    }
+};
+
+struct four_tuple_hash {
+    std::size_t operator()(const four_tuple& t) const noexcept {
+        std::uint64_t h = (std::uint64_t{t.local.value} << 32 | t.remote.value) * 0x9E3779B97F4A7C15ull;
+        h ^= (std::uint64_t{t.local_port} << 16 | t.remote_port) + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+        return static_cast<std::size_t>(h ^ (h >> 29));
+    }
+};
+
+/// Stack-wide settings. Linux's sysctl names are given where one exists, with its default.
+struct settings {
+    ipv4_address address;            ///< our IPv4 address
+    std::size_t mtu = 1500;           ///< the link's IP MTU; MSS = mtu - 40
+    tcp::config tcp;                  ///< defaults for every connection
+    bool abort_on_overflow = false;   ///< tcp_abort_on_overflow: RST (not silence) when a backlog is full
+    std::uint16_t local_port_low = 32768;  ///< ip_local_port_range
+    std::uint16_t local_port_high = 60999;
+    std::size_t max_tw_buckets = 262144;   ///< tcp_max_tw_buckets: compact TIME-WAIT records kept at most
+    std::optional<std::array<std::uint8_t, 16>> isn_secret; ///< RFC 6528 key (random if unset)
+};
+
+/// Interface-wide counters.
+struct counters {
+    std::uint64_t packets_in = 0;
+    std::uint64_t packets_out = 0;
+    std::uint64_t malformed = 0;       ///< failed a length or checksum check
+    std::uint64_t not_for_us = 0;      ///< other destination address or protocol
+    std::uint64_t fragments_dropped = 0;
+    std::uint64_t resets_sent = 0;     ///< for segments nobody owns
+    std::uint64_t syn_overflow = 0;    ///< SYNs dropped (or reset) because a backlog was full
+    std::uint64_t tw_overflow = 0;     ///< TIME-WAITs skipped because max_tw_buckets was reached
+    std::uint64_t icmp_echo_replies = 0;
+};
+
+namespace detail {
+struct dirty_tag;
+using dirty_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<dirty_tag>,
+                                                    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using timer_hook = boost::intrusive::set_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+} // namespace detail
+
+template <tcp::buffer_policy Buffers>
+class interface;
+
+template <tcp::buffer_policy Buffers>
+struct listener;
+
+/// One connection: its TCB and where it belongs.
+template <tcp::buffer_policy Buffers>
+struct socket : detail::dirty_hook, detail::timer_hook {
+    socket(interface<Buffers>& o, const four_tuple& t, const tcp::config& c)
+        : owner(&o), tuple(t), tcb(c, t.local_port, t.remote_port) {}
+
+    interface<Buffers>* owner;
+    four_tuple tuple;
+    tcp::tcb<Buffers> tcb;
+    listener<Buffers>* parent = nullptr; ///< set while embryonic or waiting in an accept queue
+    bool user_owned = false;             ///< a user handle refers to this socket
+    bool queued_for_accept = false;
+    instant deadline = instant::never(); ///< the key of the timer set (tcb.next_deadline())
+    waker user_waker;                    ///< wakes the handle's coroutines
+
+    friend bool operator<(const socket& a, const socket& b) noexcept { return a.deadline < b.deadline; }
+};
+
+/// A passive open: the port, its backlog, its SYN queue (embryonic connections, SYN_RCVD) and
+/// its accept queue (established, not yet accepted). |SYN queue| + |accept queue| <= backlog.
+template <tcp::buffer_policy Buffers>
+struct listener {
+    std::uint16_t port = 0;
+    std::size_t backlog = 128;
+    std::size_t syn_queue = 0;
+    std::deque<socket<Buffers>*> accept_queue;
+    waker user_waker;
+    bool closed = false;
+    std::uint64_t overflows = 0;
+};
+
+/// What a netstat-like view shows of one connection.
+struct connection_info {
+    four_tuple tuple;
+    tcp::state state = tcp::state::closed;
+    std::size_t send_queue = 0;
+    std::size_t recv_queue = 0;
+    duration srtt;
+    duration rto;
+    std::uint32_t cwnd = 0;
+    std::uint64_t retransmits = 0;
+};
+
+struct listener_info {
+    std::uint16_t port = 0;
+    std::size_t backlog = 0;
+    std::size_t syn_queue = 0;
+    std::size_t accept_queue = 0;
+};
+
+/// Called on every state change of every connection (and of listeners: CLOSED <-> LISTEN).
+using state_hook = std::function<void(const four_tuple&, tcp::state from, tcp::state to, tcp::event why)>;
+
+template <tcp::buffer_policy Buffers = tcp::heap_buffers>
+class interface {
+public:
+    using socket_type = socket<Buffers>;
+    using listener_type = listener<Buffers>;
+
+    explicit interface(settings s) : cfg_(std::move(s)), isn_(make_secret(cfg_.isn_secret)) {
+        cfg_.tcp.mss = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.mtu, 0xFFFF) - 40);
+        next_port_ = static_cast<std::uint32_t>(isn_.generate(instant{}, 0, 0, 0, 0).value());
+    }
+
+    interface(const interface&) = delete;
+    interface& operator=(const interface&) = delete;
+
+    ~interface() {
+        dirty_.clear();
+        timers_.clear();
+    }
+
+    // ------------------------------------------------------------------ user side
+
+    /// Passive open on `port` (address_in_use if another listener has it).
+    std::error_code listen(std::uint16_t port, std::size_t backlog, listener_type*& out) {
+        if (port == 0 || listeners_.contains(port)) return errc::address_in_use;
+        auto l = std::make_unique<listener_type>();
+        l->port = port;
+        l->backlog = std::max<std::size_t>(backlog, 1);
+        out = l.get();
+        listeners_.emplace(port, std::move(l));
+        if (hook_) hook_(four_tuple{cfg_.address, port, {}, 0}, tcp::state::closed, tcp::state::listen, tcp::event::user_listen);
+        return {};
+    }
+
+    /// Closes a listener: embryonic and unaccepted connections are aborted (RST), as on Linux.
+    void close_listener(instant now, listener_type* l) {
+        if (l == nullptr || l->closed) return;
+        l->closed = true;
+        for (auto& [t, s] : table_)
+            if (s->parent == l) {
+                s->parent = nullptr;
+                s->queued_for_accept = false;
+                s->tcb.abort(now);
+                mark_dirty(*s);
+            }
+        l->accept_queue.clear();
+        l->syn_queue = 0;
+        l->user_waker.wake();
+        if (hook_) hook_(four_tuple{cfg_.address, l->port, {}, 0}, tcp::state::listen, tcp::state::closed, tcp::event::user_close);
+        listeners_.erase(l->port);
+    }
+
+    /// Takes the oldest established connection off a listener's accept queue (nullptr if none).
+    socket_type* accept(listener_type* l) {
+        if (l == nullptr || l->accept_queue.empty()) return nullptr;
+        socket_type* s = l->accept_queue.front();
+        l->accept_queue.pop_front();
+        s->parent = nullptr;
+        s->queued_for_accept = false;
+        s->user_owned = true;
+        return s;
+    }
+
+    /// Active open to remote:port from local_port (0: an ephemeral port). The SYN goes out at the
+    /// next poll(). Fails with address_in_use if the 4-tuple is taken (also while in TIME-WAIT),
+    /// address_not_available if no ephemeral port is free.
+    std::error_code connect(instant now, ipv4_address remote, std::uint16_t port, std::uint16_t local_port,
+                            const tcp::config& c, socket_type*& out) {
+        if (port == 0 || remote.is_unspecified()) return errc::invalid_argument;
+        four_tuple t{cfg_.address, local_port, remote, port};
+        if (local_port == 0) {
+            if (!pick_ephemeral_port(t)) return errc::address_not_available;
+        } else if (tuple_in_use(t)) {
+            return errc::address_in_use;
+        }
+        socket_type& s = add_socket(t, with_mss(c));
+        s.user_owned = true;
+        s.tcb.open_active(now, isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port));
+        mark_dirty(s);
+        out = &s;
+        return {};
+    }
+
+    /// The user's handle is gone: close (orphan) the connection; it finishes on its own.
+    void release(instant now, socket_type* s) {
+        if (s == nullptr) return;
+        s->user_owned = false;
+        s->user_waker = {};
+        s->tcb.set_waker({});
+        s->tcb.close(now);
+        mark_dirty(*s);
+    }
+
+    /// The user changed something (sent, read, shut down): give the socket a turn at the next poll.
+    void touch(socket_type* s) { mark_dirty(*s); }
+
+    void set_state_hook(state_hook h) { hook_ = std::move(h); }
+    [[nodiscard]] const settings& config() const noexcept { return cfg_; }
+    [[nodiscard]] const counters& stats() const noexcept { return stats_; }
+    [[nodiscard]] ipv4_address address() const noexcept { return cfg_.address; }
+    [[nodiscard]] std::size_t connection_count() const noexcept { return table_.size(); }
+    [[nodiscard]] std::size_t time_wait_count() const noexcept { return time_wait_.size(); }
+
+    /// The TIME-WAIT record for a 4-tuple, if the connection is in compact TIME-WAIT.
+    [[nodiscard]] const tcp::time_wait_record* find_time_wait(const four_tuple& t) const {
+        auto it = time_wait_.find(t);
+        return it == time_wait_.end() ? nullptr : &it->second;
+    }
+
+    /// A netstat-like snapshot.
+    [[nodiscard]] std::vector<connection_info> connections() const {
+        std::vector<connection_info> v;
+        v.reserve(table_.size() + time_wait_.size());
+        for (const auto& [t, s] : table_) {
+            const auto& b = s->tcb;
+            v.push_back({t, b.current_state(), b.send_queue(), b.recv_queue(), b.rtt().srtt(), b.rtt().rto(),
+                         b.cwnd(), b.stats().retransmits});
+        }
+        for (const auto& [t, r] : time_wait_) v.push_back({t, tcp::state::time_wait, 0, 0, {}, {}, 0, 0});
+        return v;
+    }
+
+    [[nodiscard]] std::vector<listener_info> listeners() const {
+        std::vector<listener_info> v;
+        for (const auto& [p, l] : listeners_) v.push_back({p, l->backlog, l->syn_queue, l->accept_queue.size()});
+        return v;
+    }
+
+    // ------------------------------------------------------------------ packet side
+
+    /// One arriving IPv4 datagram. Malformed input is counted and dropped, never trusted.
+    void on_packet(instant now, std::span<const std::uint8_t> bytes) {
+        ++stats_.packets_in;
+        const auto view = wire::ipv4_view::from_bytes(bytes);
+        if (!view) return count_malformed();
+        const auto ip = wire::ipv4_repr::parse(*view);
+        if (!ip) return count_malformed();
+        if (ip->dst != cfg_.address) { ++stats_.not_for_us; return; }
+        if (view->is_fragment()) { ++stats_.fragments_dropped; return; }
+        const auto payload = view->payload();
+        if (ip->protocol == wire::ip_protocol::tcp) return on_tcp(now, *ip, payload);
+        if (ip->protocol == wire::ip_protocol::icmp) return on_icmp(*ip, payload);
+        ++stats_.not_for_us;
+    }
+
+    /// Fires due timers, lets every socket with work emit, and returns the next deadline.
+    /// `tx(packet&&)` receives each packet to send.
+    template <class Tx>
+    instant poll(instant now, Tx&& tx) {
+        expire_time_waits(now);
+        while (!timers_.empty() && timers_.begin()->deadline <= now) {
+            socket_type& s = *timers_.begin();
+            timers_.erase(timers_.iterator_to(s));
+            s.deadline = instant::never();
+            mark_dirty(s);
+        }
+        while (!dirty_.empty()) {
+            socket_type& s = dirty_.front();
+            dirty_.pop_front();
+            s.tcb.poll(now, [&](const tcp::segment_out& seg) { emit_tcp(s.tuple, seg, tx); });
+            settle(now, s);
+        }
+        flush_replies(tx);
+        instant next = instant::never();
+        if (!timers_.empty()) next = timers_.begin()->deadline;
+        if (!tw_expiry_.empty()) next = earliest(next, tw_expiry_.top().first);
+        return next;
+    }
+
+    /// Returns a received packet's storage to the pool of packets for sending.
+    void recycle(packet&& p) {
+        if (pool_.size() < 256 && p.capacity() > 0) {
+            p.clear();
+            pool_.push_back(std::move(p));
+        }
+    }
+
+private:
+    // ------------------------------------------------------------------ TCP demultiplexing
+
+    void on_tcp(instant now, const wire::ipv4_repr& ip, std::span<const std::uint8_t> bytes) {
+        const auto seg = wire::tcp_repr::parse(bytes.first(std::min<std::size_t>(bytes.size(), ip.payload_length)),
+                                               ip.src, ip.dst);
+        if (!seg) return count_malformed();
+        const four_tuple t{ip.dst, seg->dst_port, ip.src, seg->src_port};
+        if (auto it = table_.find(t); it != table_.end()) {
+            socket_type& s = *it->second;
+            s.tcb.on_segment(now, *seg);
+            mark_dirty(s);
+            return;
+        }
+        if (auto it = time_wait_.find(t); it != time_wait_.end()) return on_time_wait_segment(now, it->second, t, *seg);
+        if (auto it = listeners_.find(seg->dst_port); it != listeners_.end())
+            return on_listener_segment(now, *it->second, t, *seg);
+        reply_reset(t, *seg);
+    }
+
+    /// RFC 9293 3.10.7.2 (LISTEN): RST ignored; ACK answered with RST; SYN opens a child.
+    void on_listener_segment(instant now, listener_type& l, const four_tuple& t, const wire::tcp_repr& seg) {
+        using wire::tcp_flags;
+        if (seg.has(tcp_flags::rst)) return;
+        if (seg.has(tcp_flags::ack)) return reply_reset(t, seg);
+        if (!seg.has(tcp_flags::syn)) return;
+        if (l.syn_queue + l.accept_queue.size() >= l.backlog) {
+            ++l.overflows;
+            ++stats_.syn_overflow;
+            if (cfg_.abort_on_overflow) reply_reset(t, seg);
+            return;
+        }
+        socket_type& s = add_socket(t, cfg_.tcp);
+        s.parent = &l;
+        ++l.syn_queue;
+        s.tcb.open_passive(now, isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port), seg);
+        mark_dirty(s);
+    }
+
+    void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
+        switch (tcp::classify_in_time_wait(r.rcv_nxt, seg)) {
+        case tcp::time_wait_verdict::drop: return;
+        case tcp::time_wait_verdict::ack_and_restart:
+            r.expires = now + cfg_.tcp.msl * 2;
+            tw_expiry_.emplace(r.expires, t);
+            [[fallthrough]];
+        case tcp::time_wait_verdict::ack: {
+            wire::tcp_repr a{};
+            a.src_port = t.local_port;
+            a.dst_port = t.remote_port;
+            a.seq = r.snd_nxt;
+            a.ack = r.rcv_nxt;
+            a.flags = wire::tcp_flags::ack;
+            a.window = r.window;
+            replies_.push_back({t, a});
+        }
+        }
+    }
+
+    void reply_reset(const four_tuple& t, const wire::tcp_repr& seg) {
+        if (auto r = tcp::reset_for(seg)) {
+            ++stats_.resets_sent;
+            replies_.push_back({t, *r});
+        }
+    }
+
+    // ------------------------------------------------------------------ ICMP
+
+    void on_icmp(const wire::ipv4_repr& ip, std::span<const std::uint8_t> bytes) {
+        const auto msg = wire::icmp_repr::parse(bytes.first(std::min<std::size_t>(bytes.size(), ip.payload_length)));
+        if (!msg) return count_malformed();
+        if (msg->type != wire::icmp_type::echo_request) return; // errors: path MTU and aborts come later
+        wire::icmp_repr reply = *msg;
+        reply.type = wire::icmp_type::echo_reply;
+        reply.code = 0;
+        packet p = take_packet(wire::ipv4_header_len + reply.buffer_len());
+        wire::ipv4_repr h{cfg_.address, ip.src, wire::ip_protocol::icmp, 64, next_ip_id_++, true,
+                          static_cast<std::uint16_t>(reply.buffer_len())};
+        h.emit(p.bytes());
+        reply.emit(p.bytes().subspan(wire::ipv4_header_len));
+        ++stats_.icmp_echo_replies;
+        icmp_out_.push_back(std::move(p));
+    }
+
+    // ------------------------------------------------------------------ bookkeeping
+
+    /// After a socket's turn: hand established children to accept(), free what is finished,
+    /// compact released TIME-WAITs, and re-key the timer set.
+    void settle(instant now, socket_type& s) {
+        const tcp::state st = s.tcb.current_state();
+        if (s.parent != nullptr && !s.queued_for_accept && s.tcb.established_once() && st != tcp::state::closed) {
+            listener_type& l = *s.parent;
+            --l.syn_queue;
+            l.accept_queue.push_back(&s);
+            s.queued_for_accept = true;
+            l.user_waker.wake();
+        }
+        if (s.tcb.finished() && !s.user_owned) return destroy(s);
+        if (st == tcp::state::time_wait && !s.user_owned && s.parent == nullptr && !s.tcb.next_deadline().is_never() &&
+            s.tcb.next_deadline() > now) {
+            if (time_wait_.size() < cfg_.max_tw_buckets) {
+                const auto rec = s.tcb.to_time_wait_record();
+                time_wait_.emplace(s.tuple, rec);
+                tw_expiry_.emplace(rec.expires, s.tuple);
+            } else {
+                ++stats_.tw_overflow;
+            }
+            return destroy(s);
+        }
+        reschedule(s);
+    }
+
+    void reschedule(socket_type& s) {
+        const instant d = s.tcb.next_deadline();
+        if (d == s.deadline && (d.is_never() || s.detail::timer_hook::is_linked())) return;
+        if (s.detail::timer_hook::is_linked()) timers_.erase(timers_.iterator_to(s));
+        s.deadline = d;
+        if (d.is_never()) return;
+        if (d == instant{}) { // output is ready right now
+            s.deadline = instant::never();
+            mark_dirty(s);
+            return;
+        }
+        timers_.insert(s);
+    }
+
+    void destroy(socket_type& s) {
+        if (s.parent != nullptr) {
+            listener_type& l = *s.parent;
+            if (s.queued_for_accept) std::erase(l.accept_queue, &s);
+            else if (l.syn_queue > 0) --l.syn_queue;
+        }
+        const four_tuple t = s.tuple;
+        table_.erase(t); // unlinks the hooks (auto_unlink) as the socket dies
+    }
+
+    void expire_time_waits(instant now) {
+        while (!tw_expiry_.empty() && tw_expiry_.top().first <= now) {
+            const auto [when, t] = tw_expiry_.top();
+            tw_expiry_.pop();
+            auto it = time_wait_.find(t);
+            if (it == time_wait_.end() || it->second.expires != when) continue; // restarted or gone
+            time_wait_.erase(it);
+            if (hook_) hook_(t, tcp::state::time_wait, tcp::state::closed, tcp::event::timeout_2msl);
+        }
+    }
+
+    socket_type& add_socket(const four_tuple& t, const tcp::config& c) {
+        auto owned = std::make_unique<socket_type>(*this, t, c);
+        socket_type& s = *owned;
+        s.tcb.set_state_observer({&interface::observe_state, &s});
+        s.tcb.set_waker({&interface::wake_user, &s});
+        table_.emplace(t, std::move(owned));
+        return s;
+    }
+
+    static void observe_state(void* ctx, tcp::state from, tcp::state to, tcp::event why) {
+        auto* s = static_cast<socket_type*>(ctx);
+        if (s->owner->hook_) s->owner->hook_(s->tuple, from, to, why);
+    }
+
+    static void wake_user(void* ctx) {
+        auto* s = static_cast<socket_type*>(ctx);
+        s->user_waker.wake();
+        if (s->parent != nullptr && s->queued_for_accept) s->parent->user_waker.wake();
+    }
+
+    void mark_dirty(socket_type& s) {
+        if (!s.detail::dirty_hook::is_linked()) dirty_.push_back(s);
+    }
+
+    [[nodiscard]] tcp::config with_mss(tcp::config c) const {
+        c.mss = cfg_.tcp.mss;
+        return c;
+    }
+
+    [[nodiscard]] bool tuple_in_use(const four_tuple& t) const {
+        return table_.contains(t) || time_wait_.contains(t);
+    }
+
+    /// RFC 6056-style: start from a keyed offset, walk the range, skip 4-tuples in use (TIME-WAIT
+    /// included) and ports with listeners.
+    bool pick_ephemeral_port(four_tuple& t) {
+        const std::uint32_t lo = cfg_.local_port_low;
+        const std::uint32_t span = cfg_.local_port_high >= lo ? cfg_.local_port_high - lo + 1u : 1u;
+        for (std::uint32_t i = 0; i < span; ++i) {
+            t.local_port = static_cast<std::uint16_t>(lo + (next_port_++ % span));
+            if (!tuple_in_use(t) && !listeners_.contains(t.local_port)) return true;
+        }
+        return false;
+    }
+
+    // ------------------------------------------------------------------ output
+
+    template <class Tx>
+    void emit_tcp(const four_tuple& t, const tcp::segment_out& seg, Tx& tx) {
+        const std::size_t tcp_len = seg.header.header_len() + seg.payload_size();
+        packet p = take_packet(wire::ipv4_header_len + tcp_len);
+        const wire::ipv4_repr ip{t.local, t.remote, wire::ip_protocol::tcp, 64, next_ip_id_++, true,
+                                 static_cast<std::uint16_t>(tcp_len)};
+        ip.emit(p.bytes());
+        seg.header.emit_with_payload(p.bytes().subspan(wire::ipv4_header_len), t.local, t.remote, seg.payload[0],
+                                     seg.payload[1]);
+        ++stats_.packets_out;
+        tx(std::move(p));
+    }
+
+    template <class Tx>
+    void flush_replies(Tx& tx) {
+        for (const auto& [t, seg] : replies_) emit_tcp(t, tcp::segment_out{seg, {}}, tx);
+        replies_.clear();
+        for (auto& p : icmp_out_) {
+            ++stats_.packets_out;
+            tx(std::move(p));
+        }
+        icmp_out_.clear();
+    }
+
+    packet take_packet(std::size_t size) {
+        if (pool_.empty()) return packet(size);
+        packet p = std::move(pool_.back());
+        pool_.pop_back();
+        p.resize(size);
+        return p;
+    }
+
+    void count_malformed() { ++stats_.malformed; }
+
+    static tcp::isn_generator make_secret(const std::optional<std::array<std::uint8_t, 16>>& given) {
+        if (given) return tcp::isn_generator(*given);
+        std::array<std::uint8_t, 16> key{};
+        std::random_device rd;
+        for (auto& b : key) b = static_cast<std::uint8_t>(rd());
+        return tcp::isn_generator(key);
+    }
+
+    // ------------------------------------------------------------------ data
+
+    settings cfg_;
+    tcp::isn_generator isn_;
+    counters stats_;
+    state_hook hook_;
+    std::unordered_map<four_tuple, std::unique_ptr<socket_type>, four_tuple_hash> table_;
+    std::unordered_map<std::uint16_t, std::unique_ptr<listener_type>> listeners_;
+    std::unordered_map<four_tuple, tcp::time_wait_record, four_tuple_hash> time_wait_;
+    using tw_entry = std::pair<instant, four_tuple>;
+    struct tw_later {
+        bool operator()(const tw_entry& a, const tw_entry& b) const noexcept { return a.first > b.first; }
+    };
+    std::priority_queue<tw_entry, std::vector<tw_entry>, tw_later> tw_expiry_;
+    boost::intrusive::list<socket_type, boost::intrusive::base_hook<detail::dirty_hook>,
+                           boost::intrusive::constant_time_size<false>>
+        dirty_;
+    boost::intrusive::multiset<socket_type, boost::intrusive::base_hook<detail::timer_hook>,
+                               boost::intrusive::constant_time_size<false>>
+        timers_;
+    std::vector<std::pair<four_tuple, wire::tcp_repr>> replies_;
+    std::vector<packet> icmp_out_;
+    std::vector<packet> pool_;
+    std::uint32_t next_port_ = 0;
+    std::uint16_t next_ip_id_ = 1;
+};
+
+} // namespace corotcp::iface

@@ -1,0 +1,57 @@
+// corotcp/tcp/config.hpp: per-connection TCP settings, with Linux's defaults.
+//
+// Where Linux has a sysctl for a setting, the field says which one and uses the same default, so that
+// what the teaching material says about Linux holds here too.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "corotcp/util/time.hpp"
+
+namespace corotcp::tcp {
+
+struct config {
+    // --- segment size and buffers ---
+    /// The MSS we announce and the largest payload we send (the stack sets it from the link's MTU - 40).
+    std::uint16_t mss = 1460;
+    /// Send and receive buffer capacity in bytes (heap buffers; static buffers fix it at compile time).
+    std::size_t send_buffer = 128 * 1024;
+    std::size_t recv_buffer = 128 * 1024;
+    /// RFC 7323 window scaling; offered on SYN, used only if the peer offers it too.
+    bool window_scaling = true;
+
+    // --- connection establishment (RFC 9293 3.8.1, RFC 6298 2.1) ---
+    unsigned syn_retries = 6;    ///< tcp_syn_retries: SYNs resent at 1,2,4,..,32 s; connect() fails after 127 s
+    unsigned synack_retries = 5; ///< tcp_synack_retries: SYN-ACKs resent; half-open dropped after 63 s
+
+    // --- retransmission (RFC 6298) ---
+    duration rto_initial = duration::seconds(1);
+    duration rto_min = duration::millis(200); ///< TCP_RTO_MIN
+    duration rto_max = duration::seconds(120); ///< TCP_RTO_MAX
+    unsigned retries2 = 15; ///< tcp_retries2: retransmissions of data before the connection times out
+    /// RFC 5482 / TCP_USER_TIMEOUT: give up when data stays unacknowledged this long (zero: off).
+    duration user_timeout = duration::zero();
+
+    // --- closing ---
+    duration msl = duration::seconds(30);         ///< TIME_WAIT lasts 2*MSL = 60 s, as on Linux
+    duration fin_timeout = duration::seconds(60); ///< tcp_fin_timeout: orphaned FIN_WAIT_2 lifetime
+
+    // --- keepalive (RFC 1122 4.2.3.6), off by default as on Linux ---
+    bool keepalive = false;
+    duration keepalive_idle = duration::seconds(7200);   ///< tcp_keepalive_time
+    duration keepalive_interval = duration::seconds(75); ///< tcp_keepalive_intvl
+    unsigned keepalive_probes = 9;                       ///< tcp_keepalive_probes
+
+    // --- acknowledgements and small segments ---
+    bool delayed_ack = true;                    ///< RFC 1122 4.2.3.2: ACK at least every second full segment
+    duration ack_delay = duration::millis(40);  ///< Linux's minimum delayed-ACK timeout
+    bool no_delay = false;                      ///< TCP_NODELAY: disable Nagle's algorithm (RFC 896)
+    /// Sender SWS avoidance override timer (RFC 9293 3.8.6.2.1), also the persist timer's floor.
+    duration sws_override = duration::millis(200);
+
+    // --- congestion control (RFC 5681; RFC 6928 initial window) ---
+    std::uint32_t initial_cwnd_segments = 10;
+};
+
+} // namespace corotcp::tcp

@@ -1,0 +1,1077 @@
+// corotcp/tcp/tcb.hpp: one TCP connection, sans-IO.
+//
+// The TCB takes segments and time in and gives segments and the next deadline out:
+//
+//     tcb.on_segment(now, seg);          // RFC 9293 3.10.7, one arriving segment
+//     tcb.poll(now, emit);               // fire due timers, then emit(segment_out) what is ready
+//     tcb.next_deadline();               // when poll() must run again at the latest
+//
+// plus the user calls (open_active, send, recv, shutdown, close, abort). It never reads a clock,
+// never does I/O and never allocates after its buffers exist. Every state change goes through the
+// table in state.hpp (transition() performs the row's actions, then set_state()).
+//
+// Segment processing follows RFC 9293 3.10.7.4 step by step; each step is a named member:
+//   1 check_sequence   2 on_rst   4 on_syn_in_window   5 on_ack   7 accept_text   8 on_fin
+// Sending follows RFC 9293 3.8.6 (window management, SWS avoidance), RFC 896 (Nagle), RFC 6298
+// (retransmission timer, Karn), RFC 5681/6582 (slow start, congestion avoidance, fast
+// retransmit/NewReno recovery), RFC 1122 4.2.2.17 (persist) and 4.2.3.6 (keepalive).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+
+#include "corotcp/tcp/buffer.hpp"
+#include "corotcp/tcp/config.hpp"
+#include "corotcp/tcp/reassembly.hpp"
+#include "corotcp/tcp/reset.hpp"
+#include "corotcp/tcp/rtt.hpp"
+#include "corotcp/tcp/state.hpp"
+#include "corotcp/tcp/time_wait.hpp"
+#include "corotcp/util/error.hpp"
+#include "corotcp/util/time.hpp"
+#include "corotcp/util/waker.hpp"
+#include "corotcp/wire/seq.hpp"
+#include "corotcp/wire/tcp.hpp"
+
+namespace corotcp::tcp {
+
+using wire::seq32;
+using wire::tcp_flags;
+
+/// A segment the TCB wants sent: a header plus up to two payload pieces (scatter-gather straight
+/// from the send ring; the link layer copies them once, fused with the checksum).
+struct segment_out {
+    wire::tcp_repr header{};
+    std::array<std::span<const std::uint8_t>, 2> payload{};
+
+    [[nodiscard]] std::size_t payload_size() const noexcept { return payload[0].size() + payload[1].size(); }
+};
+
+/// Called on every state change (for tracing); `why` is the event of the table row taken.
+struct state_observer {
+    void (*fn)(void* ctx, state from, state to, event why) = nullptr;
+    void* ctx = nullptr;
+};
+
+/// Counters and a snapshot of the interesting variables, for netstat-like views and tests.
+struct tcb_stats {
+    std::uint64_t segments_in = 0;
+    std::uint64_t segments_out = 0;
+    std::uint64_t bytes_in = 0;  ///< payload bytes delivered in order
+    std::uint64_t bytes_out = 0; ///< payload bytes sent, retransmissions included
+    std::uint64_t retransmits = 0;
+    std::uint64_t fast_retransmits = 0;
+    std::uint64_t challenge_acks = 0;
+    std::uint64_t dropped_out_of_window = 0;
+};
+
+template <buffer_policy Buffers = heap_buffers>
+class tcb {
+public:
+    using send_ring = ring_buffer<typename Buffers::send_storage>;
+    using recv_ring = ring_buffer<typename Buffers::recv_storage>;
+
+    tcb(const config& cfg, std::uint16_t local_port, std::uint16_t remote_port)
+        : cfg_(cfg), local_port_(local_port), remote_port_(remote_port),
+          rtt_(rtt_config{cfg.rto_initial, cfg.rto_min, cfg.rto_max, duration::millis(1)}),
+          snd_buf_(cfg.send_buffer), rcv_buf_(cfg.recv_buffer) {
+        snd_mss_ = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
+        rcv_mss_ = std::min<std::uint32_t>(cfg_.mss, 536);
+        rcv_wscale_ = cfg_.window_scaling ? wscale_for(rcv_buf_.capacity()) : 0;
+    }
+
+    tcb(const tcb&) = delete;
+    tcb& operator=(const tcb&) = delete;
+
+    // ------------------------------------------------------------------ user calls (RFC 9293 3.10)
+
+    /// Active OPEN: CLOSED -> SYN_SENT; the SYN goes out at the next poll().
+    void open_active(instant now, seq32 iss) {
+        init_send_space(iss);
+        transition(now, event::user_connect);
+    }
+
+    /// Passive OPEN completed by an arriving SYN (the listener lives in the stack): the new TCB
+    /// goes LISTEN -> SYN_RCVD and answers with a SYN-ACK at the next poll().
+    void open_passive(instant now, seq32 iss, const wire::tcp_repr& syn) {
+        transition(now, event::user_listen);
+        init_send_space(iss);
+        take_syn(syn);
+        transition(now, event::rcv_syn);
+    }
+
+    /// Queues bytes to send; returns how many fit (0 when the buffer is full). Fails with
+    /// not_connected before the handshake, connection_closing after shutdown, or the error that
+    /// ended the connection.
+    std::size_t send(std::span<const std::uint8_t> data, std::error_code& ec) {
+        ec = {};
+        if (error_) { ec = error_; return 0; }
+        if (fin_queued_) { ec = errc::connection_closing; return 0; }
+        if (!can_send_in(state_)) {
+            ec = (state_ == state::syn_sent || state_ == state::syn_rcvd) ? errc::not_connected
+                                                                          : errc::connection_closing;
+            return 0;
+        }
+        return snd_buf_.write(data);
+    }
+
+    /// Copies received bytes out; returns the count. 0 with at_eof() means the peer sent FIN.
+    std::size_t recv(std::span<std::uint8_t> out) {
+        const std::size_t n = rcv_buf_.read(out);
+        if (n > 0) maybe_send_window_update();
+        return n;
+    }
+
+    /// CLOSE in RFC terms, shutdown(SHUT_WR) in socket terms: the FIN follows the queued data.
+    void shutdown(instant now) {
+        if (state_ == state::syn_sent) {
+            fail_with_ = errc::aborted;
+            transition(now, event::user_close);
+        } else if (can_send_in(state_) && !fin_queued_) {
+            transition(now, event::user_close);
+        }
+    }
+
+    /// shutdown() plus "the application is gone": unread or later-arriving data answers with RST
+    /// (RFC 2525 2.17, as Linux does), and FIN_WAIT_2 is bounded by fin_timeout.
+    void close(instant now) {
+        orphaned_ = true;
+        if (!rcv_buf_.empty() && is_synchronized(state_) && state_ != state::time_wait) {
+            abort(now);
+            return;
+        }
+        if (state_ == state::listen) {
+            transition(now, event::user_close);
+            return;
+        }
+        shutdown(now);
+        if (state_ == state::fin_wait_2) start_fin_wait_2_timer(now);
+    }
+
+    /// ABORT: RST to the peer (where it holds state), queued data discarded, error `aborted`.
+    void abort(instant now) {
+        fail_with_ = errc::aborted;
+        if (find_transition(state_, event::user_abort)) transition(now, event::user_abort);
+    }
+
+    // ------------------------------------------------------------------ segment arrival
+
+    /// RFC 9293 3.10.7: one arriving segment for this connection (ports already matched).
+    void on_segment(instant now, const wire::tcp_repr& seg) {
+        ++stats_.segments_in;
+        switch (state_) {
+        case state::closed:
+        case state::listen: return;
+        case state::syn_sent: on_segment_syn_sent(now, seg); break;
+        case state::time_wait: on_segment_time_wait(now, seg); break;
+        default: on_segment_synchronized(now, seg); break;
+        }
+        waker_.wake();
+    }
+
+    // ------------------------------------------------------------------ output and time
+
+    /// Fires every timer due at `now`, then emits what is ready: emit(const segment_out&).
+    template <class Emit>
+    void poll(instant now, Emit&& emit) {
+        on_timers(now);
+        transmit(now, emit);
+    }
+
+    /// The earliest instant at which poll() has work: `instant{}` (the past) if something is ready
+    /// to send now, instant::never() if nothing will ever be due.
+    [[nodiscard]] instant next_deadline() const noexcept {
+        if (has_output()) return instant{};
+        instant t = earliest(rtx_deadline_, persist_deadline_);
+        t = earliest(t, delack_deadline_);
+        t = earliest(t, keepalive_deadline_);
+        return earliest(t, state_deadline_);
+    }
+
+    // ------------------------------------------------------------------ observers
+
+    [[nodiscard]] state current_state() const noexcept { return state_; }
+    [[nodiscard]] std::error_code error() const noexcept { return error_; }
+    /// Data or EOF or an error is waiting for recv().
+    [[nodiscard]] bool readable() const noexcept { return !rcv_buf_.empty() || at_eof() || bool(error_); }
+    /// The peer's FIN has arrived and every byte before it has been read.
+    [[nodiscard]] bool at_eof() const noexcept { return peer_fin_ && rcv_buf_.empty(); }
+    [[nodiscard]] std::size_t send_space() const noexcept { return snd_buf_.free_space(); }
+    [[nodiscard]] std::size_t send_queue() const noexcept { return snd_buf_.size(); }
+    [[nodiscard]] std::size_t recv_queue() const noexcept { return rcv_buf_.size(); }
+    /// Synchronized with the peer: connect()/accept() may complete.
+    [[nodiscard]] bool established_once() const noexcept { return syn_acked_ && peer_syn_seen_; }
+    /// CLOSED after having been used: the stack may free it once its last segment is out.
+    [[nodiscard]] bool finished() const noexcept { return state_ == state::closed && !has_output(); }
+    [[nodiscard]] bool orphaned() const noexcept { return orphaned_; }
+    [[nodiscard]] const tcb_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const rtt_estimator& rtt() const noexcept { return rtt_; }
+    [[nodiscard]] std::uint32_t cwnd() const noexcept { return cwnd_; }
+    [[nodiscard]] std::uint32_t ssthresh() const noexcept { return ssthresh_; }
+    [[nodiscard]] std::uint32_t send_window() const noexcept { return snd_wnd_; }
+    [[nodiscard]] std::uint32_t send_mss() const noexcept { return snd_mss_; }
+    [[nodiscard]] std::uint16_t local_port() const noexcept { return local_port_; }
+    [[nodiscard]] std::uint16_t remote_port() const noexcept { return remote_port_; }
+    [[nodiscard]] const config& settings() const noexcept { return cfg_; }
+    [[nodiscard]] instant retransmit_deadline() const noexcept { return rtx_deadline_; }
+    [[nodiscard]] instant persist_deadline() const noexcept { return persist_deadline_; }
+    [[nodiscard]] instant state_deadline() const noexcept { return state_deadline_; }
+    [[nodiscard]] instant keepalive_deadline() const noexcept { return keepalive_deadline_; }
+    [[nodiscard]] instant delayed_ack_deadline() const noexcept { return delack_deadline_; }
+    // RFC 9293 sequence variables, read-only.
+    [[nodiscard]] seq32 iss() const noexcept { return iss_; }
+    [[nodiscard]] seq32 irs() const noexcept { return irs_; }
+    [[nodiscard]] seq32 snd_una() const noexcept { return snd_una_; }
+    [[nodiscard]] seq32 snd_nxt() const noexcept { return snd_nxt_; }
+    [[nodiscard]] seq32 rcv_nxt() const noexcept { return rcv_nxt_; }
+    [[nodiscard]] std::uint32_t rcv_wnd() const noexcept { return static_cast<std::uint32_t>(rcv_adv_ - rcv_nxt_); }
+
+    /// The compact TIME-WAIT record that can replace this TCB once the application let go.
+    [[nodiscard]] time_wait_record to_time_wait_record() const noexcept {
+        return {snd_max_, rcv_nxt_, window_field(false), state_deadline_};
+    }
+
+    void set_waker(waker w) noexcept { waker_ = w; }
+    void set_state_observer(state_observer o) noexcept { observer_ = o; }
+    /// Adjusts the MSS we send with (path MTU changes, ICMP; never below 536 per RFC 9293 3.7.1).
+    void set_path_mss(std::uint32_t mss) noexcept { snd_mss_ = std::max<std::uint32_t>(536, std::min(mss, snd_mss_)); }
+
+private:
+    // ------------------------------------------------------------------ the state machine
+
+    void transition(instant now, event e) {
+        const auto row = find_transition(state_, e);
+        if (!row) return; // the table does not allow e here: nothing happens (and nothing breaks)
+        const std::uint16_t a = row->actions;
+        if ((a & (act::send_syn | act::send_syn_ack)) != 0) syn_pending_ = true;
+        if ((a & act::send_ack) != 0) ack_now_ = true;
+        if ((a & act::send_fin) != 0) queue_fin();
+        if ((a & act::fail) != 0) error_ = error_for(e);
+        if ((a & act::send_rst) != 0) queue_abort_reset();
+        if ((a & act::start_2msl) != 0) enter_time_wait(now);
+        if ((a & act::start_fin_timeout) != 0 && orphaned_) start_fin_wait_2_timer(now);
+        if ((a & act::release) != 0) release();
+        set_state(row->to, e);
+    }
+
+    void set_state(state to, event why) {
+        const state from = state_;
+        state_ = to;
+        if (observer_.fn != nullptr) observer_.fn(observer_.ctx, from, to, why);
+        waker_.wake();
+    }
+
+    [[nodiscard]] std::error_code error_for(event e) const noexcept {
+        if (fail_with_ != errc::ok) return fail_with_;
+        switch (e) {
+        case event::rcv_rst: return state_ == state::syn_sent ? errc::connection_refused : errc::connection_reset;
+        case event::user_abort:
+        case event::user_close: return errc::aborted;
+        default: return errc::timed_out;
+        }
+    }
+
+    // ------------------------------------------------------------------ setup
+
+    void init_send_space(seq32 iss) {
+        iss_ = iss;
+        snd_una_ = iss;
+        snd_nxt_ = iss;
+        snd_max_ = iss;
+        cwnd_ = cfg_.initial_cwnd_segments * snd_mss_;
+    }
+
+    /// Takes the peer's SYN: IRS, RCV.NXT and its options (RFC 9293 3.10.7.2/3; RFC 7323 2.2).
+    void take_syn(const wire::tcp_repr& syn) {
+        irs_ = syn.seq;
+        rcv_nxt_ = syn.seq + 1;
+        peer_syn_seen_ = true;
+        if (syn.options.mss) snd_mss_ = std::max<std::uint32_t>(64, std::min<std::uint32_t>(*syn.options.mss, cfg_.mss));
+        else snd_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
+        if (syn.options.window_scale && cfg_.window_scaling) {
+            snd_wscale_ = *syn.options.window_scale;
+            wscale_ok_ = true;
+        } else {
+            snd_wscale_ = 0;
+            rcv_wscale_ = 0;
+        }
+        snd_wnd_ = syn.window; // a window in a SYN is never scaled (RFC 7323 2.2)
+        max_snd_wnd_ = snd_wnd_;
+        snd_wl1_ = syn.seq;
+        snd_wl2_ = syn.ack;
+        cwnd_ = cfg_.initial_cwnd_segments * snd_mss_;
+        // the window our SYN or SYN-ACK offers is unscaled (RFC 7323 2.2)
+        rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), 0xFFFF));
+    }
+
+    [[nodiscard]] static std::uint8_t wscale_for(std::size_t capacity) noexcept {
+        std::uint8_t s = 0;
+        while (s < wire::tcp_max_window_scale && (capacity >> s) > 0xFFFF) ++s;
+        return s;
+    }
+
+    // ------------------------------------------------------------------ SYN-SENT (RFC 9293 3.10.7.3)
+
+    void on_segment_syn_sent(instant now, const wire::tcp_repr& seg) {
+        const bool has_ack = seg.has(tcp_flags::ack);
+        // first: the ACK must acknowledge our SYN and nothing beyond it
+        if (has_ack && (seg.ack <= iss_ || seg.ack > snd_max_)) {
+            if (!seg.has(tcp_flags::rst)) reply_reset(seg);
+            return;
+        }
+        // second: RST, acceptable only with an acceptable ACK
+        if (seg.has(tcp_flags::rst)) {
+            if (has_ack) transition(now, event::rcv_rst); // connection refused
+            return;
+        }
+        // fourth: SYN
+        if (!seg.has(tcp_flags::syn)) return;
+        take_syn(seg);
+        if (has_ack) {
+            ack_our_syn(now, seg);
+            transition(now, event::rcv_syn_ack);
+        } else {
+            transition(now, event::rcv_syn); // simultaneous open
+        }
+    }
+
+    /// Our SYN is acknowledged: SND.UNA advances past it and the window comes from this segment.
+    void ack_our_syn(instant now, const wire::tcp_repr& seg) {
+        syn_acked_ = true;
+        syn_pending_ = false;
+        snd_una_ = seg.ack;
+        if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+        if (rtx_count_ == 0 && rtt_timing_) rtt_.sample(now - rtt_start_);
+        rtt_timing_ = false;
+        rtx_count_ = 0;
+        rtt_.reset_backoff();
+        // RFC 6298 5.7: if the SYN had to be retransmitted, start data transfer with RTO >= 3 s.
+        rtx_deadline_ = instant::never();
+        const std::uint32_t w = seg.has(tcp_flags::syn) ? seg.window : std::uint32_t{seg.window} << snd_wscale_;
+        snd_wnd_ = w;
+        max_snd_wnd_ = std::max(max_snd_wnd_, w);
+        snd_wl1_ = seg.seq;
+        snd_wl2_ = seg.ack;
+        arm_keepalive(now);
+    }
+
+    // ------------------------------------------------------------------ TIME-WAIT
+
+    void on_segment_time_wait(instant now, const wire::tcp_repr& seg) {
+        switch (classify_in_time_wait(rcv_nxt_, seg)) {
+        case time_wait_verdict::drop:
+            if (seg.has(tcp_flags::rst)) transition(now, event::rcv_rst); // RFC 1337: stays in TIME_WAIT
+            break;
+        case time_wait_verdict::ack: ack_now_ = true; break;
+        case time_wait_verdict::ack_and_restart: transition(now, event::rcv_fin); break;
+        }
+    }
+
+    // ------------------------------------------------------------------ other states (RFC 9293 3.10.7.4)
+
+    /// The part of an arriving segment inside the receive window (after step 1's trimming).
+    struct trimmed {
+        seq32 seq;
+        std::span<const std::uint8_t> payload;
+        bool fin = false;
+    };
+
+    void on_segment_synchronized(instant now, const wire::tcp_repr& seg) {
+        note_activity(now);
+        if (state_ == state::syn_rcvd && seg.has(tcp_flags::syn) && seg.seq == irs_) {
+            if (!seg.has(tcp_flags::ack)) {
+                syn_pending_ = true; // the peer retransmitted its SYN: our SYN-ACK was lost
+                return;
+            }
+            if (seg.ack == iss_ + 1) { // simultaneous open: the peer's SYN-ACK completes it
+                ack_our_syn(now, seg);
+                transition(now, event::rcv_ack_of_syn);
+                return;
+            }
+        }
+        const auto t = check_sequence(seg);
+        if (!t) {
+            if (!seg.has(tcp_flags::rst)) ack_now_ = true;
+            ++stats_.dropped_out_of_window;
+            return;
+        }
+        if (seg.has(tcp_flags::rst)) return on_rst(now, seg);
+        if (seg.has(tcp_flags::syn)) return challenge_ack(); // RFC 5961 4.2: SYN in a synchronized state
+        if (!seg.has(tcp_flags::ack)) return;
+        if (state_ == state::syn_rcvd && !on_ack_in_syn_rcvd(now, seg)) return;
+        const bool fin_now = t->fin && t->seq == rcv_nxt_;
+        if (!on_ack(now, seg, fin_now)) return;
+        if (state_ == state::closed || state_ == state::time_wait) return;
+        if (receives_data_in(state_)) accept_text(now, *t);
+        if (state_ == state::closed) return; // accept_text may abort an orphaned connection
+        if (t->fin) rcv_fin_seq_ = t->seq + static_cast<std::uint32_t>(t->payload.size());
+        if (rcv_fin_seq_ && *rcv_fin_seq_ == rcv_nxt_) on_fin(now);
+    }
+
+    /// Step 1: is the segment acceptable (the four cases of RFC 9293 3.10.7.4)? If so, trim it to
+    /// the window. A bare FIN at RCV.NXT is accepted even with a zero window: it needs no buffer.
+    [[nodiscard]] std::optional<trimmed> check_sequence(const wire::tcp_repr& seg) const noexcept {
+        const std::uint32_t wnd = rcv_wnd();
+        const std::uint32_t len = seg.segment_length();
+        const bool ok = len == 0 ? (wnd == 0 ? seg.seq == rcv_nxt_ : in_window(seg.seq, rcv_nxt_, wnd))
+                                 : (wnd == 0 ? (seg.seq == rcv_nxt_ && seg.payload.empty() && seg.has(tcp_flags::fin))
+                                             : (in_window(seg.seq, rcv_nxt_, wnd) ||
+                                                in_window(seg.seq + (len - 1), rcv_nxt_, wnd)));
+        if (!ok) return std::nullopt;
+        trimmed t{seg.seq, seg.payload, seg.has(tcp_flags::fin)};
+        if (seg.has(tcp_flags::syn)) t.seq += 1; // the SYN itself occupies the first number
+        if (t.seq < rcv_nxt_) {                  // drop what we already have
+            const auto skip = static_cast<std::size_t>(rcv_nxt_ - t.seq);
+            if (skip > t.payload.size()) {
+                t.payload = {};
+                t.seq = rcv_nxt_;
+            } else {
+                t.payload = t.payload.subspan(skip);
+                t.seq = rcv_nxt_;
+            }
+        }
+        const auto room = static_cast<std::size_t>(static_cast<std::uint32_t>((rcv_nxt_ + wnd) - t.seq));
+        if (t.payload.size() > room) { // beyond the window: drop the tail, and the FIN with it
+            t.payload = t.payload.first(room);
+            t.fin = false;
+        }
+        return t;
+    }
+
+    /// Step 2 with RFC 5961 3.2: only a RST exactly at RCV.NXT resets; any other in-window RST
+    /// earns a challenge ACK, so a blind attacker must guess the exact number.
+    void on_rst(instant now, const wire::tcp_repr& seg) {
+        if (seg.seq != rcv_nxt_) return challenge_ack();
+        transition(now, event::rcv_rst);
+    }
+
+    void challenge_ack() {
+        ++stats_.challenge_acks;
+        ack_now_ = true;
+    }
+
+    /// Step 5 in SYN_RCVD: an ACK of our SYN-ACK completes the passive open; any other ACK is
+    /// answered with <SEQ=SEG.ACK><CTL=RST>.
+    bool on_ack_in_syn_rcvd(instant now, const wire::tcp_repr& seg) {
+        if (seg.ack <= snd_una_ || seg.ack > snd_max_) {
+            reply_reset(seg);
+            return false;
+        }
+        ack_our_syn(now, seg);
+        transition(now, event::rcv_ack_of_syn);
+        return true;
+    }
+
+    /// Step 5 (ACK) for the synchronized states. Returns false if the segment must be dropped.
+    bool on_ack(instant now, const wire::tcp_repr& seg, bool fin_now) {
+        if (seg.ack > snd_max_) { // acknowledges something not yet sent
+            ack_now_ = true;
+            return false;
+        }
+        if (seg.ack < snd_una_ - max_snd_wnd_ && max_snd_wnd_ > 0) { // RFC 5961 5.2: too old
+            challenge_ack();
+            return false;
+        }
+        const bool window_changed = update_send_window(seg);
+        if (seg.ack > snd_una_) {
+            on_new_ack(now, seg.ack);
+        } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed &&
+                   snd_max_ > snd_una_) {
+            on_duplicate_ack();
+        }
+        probes_out_ = 0;
+        const bool fin_acked = our_fin_acked();
+        switch (state_) {
+        case state::fin_wait_1:
+            if (fin_acked && !fin_now) transition(now, event::rcv_ack_of_fin);
+            break;
+        case state::closing:
+            if (fin_acked) transition(now, event::rcv_ack_of_fin);
+            break;
+        case state::last_ack:
+            if (fin_acked) transition(now, event::rcv_ack_of_fin);
+            break;
+        default: break;
+        }
+        return true;
+    }
+
+    /// RFC 9293 3.10.7.4 step 5: SND.WND comes from the newest segment (SND.WL1/SND.WL2 order).
+    bool update_send_window(const wire::tcp_repr& seg) {
+        if (!(snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack))) return false;
+        const std::uint32_t w = std::uint32_t{seg.window} << snd_wscale_;
+        const bool changed = w != snd_wnd_;
+        const bool opened = snd_wnd_ == 0 && w > 0;
+        snd_wnd_ = w;
+        snd_wl1_ = seg.seq;
+        snd_wl2_ = seg.ack;
+        max_snd_wnd_ = std::max(max_snd_wnd_, w);
+        if (opened) {
+            persist_deadline_ = instant::never();
+            persist_backoff_ = 0;
+        }
+        return changed;
+    }
+
+    void on_new_ack(instant now, seq32 ack) {
+        auto acked = static_cast<std::uint32_t>(ack - snd_una_);
+        const std::uint32_t flight_before = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+        if (fin_sent() && ack == *fin_seq_ + 1) --acked; // the FIN occupies one number, not a byte
+        snd_buf_.consume(std::min<std::size_t>(acked, snd_buf_.size()));
+        snd_una_ = ack;
+        if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+        // Karn's rule (RFC 6298 3): time only segments that were never retransmitted.
+        if (rtt_timing_ && ack > rtt_seq_) {
+            rtt_.sample(now - rtt_start_);
+            rtt_timing_ = false;
+        }
+        rtx_count_ = 0;
+        rtt_.reset_backoff();
+        rtx_deadline_ = snd_una_ == snd_max_ ? instant::never() : now + rtt_.rto();
+        rtx_start_ = now;
+        on_congestion_ack(ack, acked, flight_before);
+        waker_.wake();
+    }
+
+    // --- congestion control (RFC 5681; NewReno recovery RFC 6582) ---
+
+    void on_congestion_ack(seq32 ack, std::uint32_t acked, std::uint32_t flight_before) {
+        if (in_recovery_) {
+            if (ack >= recover_) { // full acknowledgement: leave recovery, deflate the window
+                in_recovery_ = false;
+                cwnd_ = std::min(ssthresh_, std::max(flight_before - acked, snd_mss_) + snd_mss_);
+            } else { // partial acknowledgement: the next hole is lost too; resend it at once
+                retransmit_head_ = true;
+                cwnd_ = cwnd_ > acked ? cwnd_ - acked + snd_mss_ : snd_mss_;
+            }
+            dupacks_ = 0;
+            return;
+        }
+        dupacks_ = 0;
+        if (cwnd_ < ssthresh_) {
+            cwnd_ += std::min(acked, 2 * snd_mss_); // slow start, L = 2 SMSS (RFC 3465)
+        } else {
+            ca_bytes_ += acked; // congestion avoidance: about one SMSS per RTT
+            if (ca_bytes_ >= cwnd_) {
+                ca_bytes_ -= cwnd_;
+                cwnd_ += snd_mss_;
+            }
+        }
+    }
+
+    void on_duplicate_ack() {
+        ++dupacks_;
+        if (in_recovery_) {
+            cwnd_ += snd_mss_; // each further duplicate: one more segment left the network
+        } else if (dupacks_ == 3) { // fast retransmit (RFC 5681 3.2)
+            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+            ssthresh_ = std::max(flight / 2, 2 * snd_mss_);
+            cwnd_ = ssthresh_ + 3 * snd_mss_;
+            recover_ = snd_max_;
+            in_recovery_ = true;
+            retransmit_head_ = true;
+            rtt_timing_ = false;
+            ++stats_.fast_retransmits;
+        }
+    }
+
+    // --- receiving data (step 7) and FIN (step 8) ---
+
+    void accept_text(instant now, const trimmed& t) {
+        if (t.payload.empty()) return;
+        if (orphaned_) { // nobody will ever read this: reset, as Linux does ("abort on data")
+            abort(now);
+            return;
+        }
+        rcv_mss_ = std::max<std::uint32_t>(rcv_mss_, static_cast<std::uint32_t>(t.payload.size()));
+        const auto offset = static_cast<std::uint32_t>(t.seq - rcv_nxt_);
+        if (offset > 0) { // out of order: park it in the ring's free space, ACK at once (RFC 5681 4.2)
+            const std::size_t w = rcv_buf_.write_at(offset, t.payload);
+            if (w == t.payload.size()) ooo_.add(offset, static_cast<std::uint32_t>(w));
+            ack_now_ = true;
+            return;
+        }
+        const bool filled_hole = !ooo_.empty();
+        const auto n = static_cast<std::uint32_t>(rcv_buf_.write(t.payload));
+        advance_rcv_nxt(n);
+        if (filled_hole) {
+            ooo_.advance(n);
+            if (const std::uint32_t more = ooo_.contiguous_at_start(); more > 0) {
+                rcv_buf_.commit(more);
+                advance_rcv_nxt(more);
+                ooo_.advance(more);
+            }
+            ack_now_ = true;
+        }
+        schedule_ack(now, n);
+        waker_.wake();
+    }
+
+    void advance_rcv_nxt(std::uint32_t n) {
+        rcv_nxt_ += n;
+        stats_.bytes_in += n;
+        if (rcv_adv_ < rcv_nxt_) rcv_adv_ = rcv_nxt_;
+    }
+
+    /// Delayed ACK (RFC 1122 4.2.3.2, RFC 5681 4.2): ACK at least every second full-sized segment,
+    /// and within ack_delay otherwise.
+    void schedule_ack(instant now, std::uint32_t bytes) {
+        ack_pending_bytes_ += bytes;
+        if (!cfg_.delayed_ack || ack_pending_bytes_ >= 2 * rcv_mss_) {
+            ack_now_ = true;
+        } else if (delack_deadline_.is_never()) {
+            delack_deadline_ = now + cfg_.ack_delay;
+        }
+    }
+
+    void on_fin(instant now) {
+        rcv_nxt_ += 1;
+        rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_);
+        rcv_fin_seq_.reset();
+        peer_fin_ = true;
+        ack_now_ = true;
+        if (state_ == state::fin_wait_1 && our_fin_acked()) transition(now, event::rcv_fin_ack_of_fin);
+        else transition(now, event::rcv_fin); // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2; ignored elsewhere
+        waker_.wake();
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    void on_timers(instant now) {
+        if (state_deadline_ <= now) {
+            state_deadline_ = instant::never();
+            transition(now, state_ == state::time_wait ? event::timeout_2msl : event::timeout_fin_wait_2);
+        }
+        if (rtx_deadline_ <= now) on_retransmit_timeout(now);
+        if (persist_deadline_ <= now) on_persist_timeout(now);
+        if (keepalive_deadline_ <= now) on_keepalive_timeout(now);
+        if (delack_deadline_ <= now) {
+            delack_deadline_ = instant::never();
+            ack_now_ = true;
+        }
+    }
+
+    /// RFC 6298 5.4-5.6, with the retry limits of tcp_syn_retries, tcp_synack_retries, tcp_retries2.
+    void on_retransmit_timeout(instant now) {
+        rtx_deadline_ = instant::never();
+        if (snd_max_ == snd_una_ && !syn_in_flight()) return;
+        if (cfg_.user_timeout > duration::zero() && is_synchronized(state_) && now - rtx_start_ >= cfg_.user_timeout) {
+            transition(now, event::timeout_user);
+            return;
+        }
+        const unsigned limit = state_ == state::syn_sent   ? cfg_.syn_retries
+                               : state_ == state::syn_rcvd ? cfg_.synack_retries
+                                                           : cfg_.retries2;
+        if (rtx_count_ >= limit) {
+            transition(now, event::timeout_retransmit);
+            return;
+        }
+        ++rtx_count_;
+        rtt_.backoff();
+        rtt_timing_ = false;
+        if (syn_in_flight()) {
+            syn_pending_ = true;
+        } else { // go back to SND.UNA with a loss window of one segment (RFC 5681 3.1)
+            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+            ssthresh_ = std::max(flight / 2, 2 * snd_mss_);
+            cwnd_ = snd_mss_;
+            in_recovery_ = false;
+            dupacks_ = 0;
+            snd_nxt_ = snd_una_;
+        }
+        rtx_deadline_ = now + rtt_.rto();
+    }
+
+    /// RFC 1122 4.2.2.17: probe a zero window, backing off up to rto_max; Linux's probe is a bare
+    /// ACK with an old sequence number, which any live receiver answers with its current window.
+    void on_persist_timeout(instant now) {
+        persist_deadline_ = instant::never();
+        if (snd_wnd_ != 0 || snd_buf_.size() <= static_cast<std::size_t>(snd_nxt_ - data_base())) return;
+        if (probes_out_ >= cfg_.retries2) {
+            transition(now, event::timeout_retransmit);
+            return;
+        }
+        ++probes_out_;
+        probe_pending_ = true;
+        ++persist_backoff_;
+        arm_persist(now);
+    }
+
+    /// RFC 1122 4.2.3.6: after keepalive_idle without a segment, probe every keepalive_interval;
+    /// keepalive_probes unanswered probes end the connection.
+    void on_keepalive_timeout(instant now) {
+        keepalive_deadline_ = instant::never();
+        if (!cfg_.keepalive) return;
+        if (keepalive_sent_ >= cfg_.keepalive_probes) {
+            transition(now, event::timeout_keepalive);
+            return;
+        }
+        if (snd_max_ == snd_una_) { // data in flight is already being retransmitted: no probe needed
+            ++keepalive_sent_;
+            probe_pending_ = true;
+        }
+        keepalive_deadline_ = now + cfg_.keepalive_interval;
+    }
+
+    void note_activity(instant now) {
+        keepalive_sent_ = 0;
+        arm_keepalive(now);
+    }
+
+    void arm_keepalive(instant now) {
+        if (cfg_.keepalive && is_synchronized(state_) && state_ != state::time_wait)
+            keepalive_deadline_ = now + cfg_.keepalive_idle;
+        else if (cfg_.keepalive && (state_ == state::syn_rcvd || state_ == state::syn_sent))
+            keepalive_deadline_ = now + cfg_.keepalive_idle;
+    }
+
+    void arm_persist(instant now) {
+        duration d = rtt_.rto();
+        for (unsigned i = 0; i < persist_backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
+        d = std::clamp(d, cfg_.sws_override, cfg_.rto_max);
+        persist_deadline_ = now + d;
+    }
+
+    void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_.fin_timeout; }
+
+    void enter_time_wait(instant now) {
+        rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = instant::never();
+        state_deadline_ = now + cfg_.msl * 2;
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    [[nodiscard]] bool syn_in_flight() const noexcept {
+        return !syn_acked_ && (state_ == state::syn_sent || state_ == state::syn_rcvd);
+    }
+    [[nodiscard]] bool fin_sent() const noexcept { return fin_seq_ && snd_max_ > *fin_seq_; }
+    [[nodiscard]] bool our_fin_acked() const noexcept { return fin_seq_ && snd_una_ > *fin_seq_; }
+    /// The sequence number of the first byte in the send ring.
+    [[nodiscard]] seq32 data_base() const noexcept { return syn_acked_ ? snd_una_ : iss_ + 1; }
+
+    void queue_fin() {
+        fin_queued_ = true;
+        fin_seq_ = data_base() + static_cast<std::uint32_t>(snd_buf_.size());
+    }
+
+    void queue_abort_reset() {
+        rst_pending_ = true;
+        rst_seq_ = snd_max_;
+        snd_buf_.clear();
+        rcv_buf_.clear();
+        ooo_.clear();
+    }
+
+    /// A reset in reply to one segment (RFC 9293 3.10.7.3/4, 3.5.2).
+    void reply_reset(const wire::tcp_repr& seg) {
+        if (auto r = reset_for(seg)) reply_rst_ = *r;
+    }
+
+    void release() {
+        rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = state_deadline_ =
+            instant::never();
+        ack_now_ = false;
+        syn_pending_ = false;
+        probe_pending_ = false;
+        retransmit_head_ = false;
+        if (!rst_pending_) {
+            snd_buf_.clear();
+            ooo_.clear();
+        }
+    }
+
+    [[nodiscard]] bool has_output() const noexcept {
+        if (rst_pending_ || reply_rst_) return true;
+        if (state_ == state::closed || state_ == state::listen) return false;
+        if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_) return true;
+        return state_ != state::time_wait && sendable_now() > 0;
+    }
+
+    /// How much new data (plus 1 for a FIN) could go out right now; a cheap check for next_deadline.
+    [[nodiscard]] std::uint32_t sendable_now() const noexcept {
+        if (!syn_acked_ || !is_synchronized(state_)) return 0;
+        const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(snd_nxt_ - data_base()));
+        const std::size_t avail = snd_buf_.size() > off ? snd_buf_.size() - off : 0;
+        if (avail == 0) return fin_queued_ && snd_nxt_ == *fin_seq_ ? 1 : 0; // only the FIN is left
+        const std::uint32_t len = segment_len_allowed(avail);
+        return len > 0 && sender_may_send(len, avail) ? len : 0;
+    }
+
+    [[nodiscard]] std::uint32_t usable_window() const noexcept {
+        const auto in_flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
+        const std::uint32_t wnd = std::min(snd_wnd_, cwnd_);
+        return wnd > in_flight ? wnd - in_flight : 0;
+    }
+
+    [[nodiscard]] std::uint32_t segment_len_allowed(std::size_t avail) const noexcept {
+        return static_cast<std::uint32_t>(std::min<std::size_t>({avail, usable_window(), snd_mss_}));
+    }
+
+    /// Sender SWS avoidance (RFC 9293 3.8.6.2.1) and Nagle (RFC 896): a segment goes if it is
+    /// full-sized, or it empties the buffer and nothing is unacknowledged (or Nagle is off, or we
+    /// are closing), or it is at least half the largest window the peer offered, or nothing at all
+    /// is in flight (so no ACK could ever unblock us).
+    [[nodiscard]] bool sender_may_send(std::uint32_t len, std::size_t avail) const noexcept {
+        if (len >= snd_mss_) return true;
+        const bool idle = snd_nxt_ == snd_una_;
+        if (len == avail) return idle || cfg_.no_delay || fin_queued_;
+        return len >= max_snd_wnd_ / 2 || idle;
+    }
+
+    template <class Emit>
+    void transmit(instant now, Emit& emit) {
+        if (reply_rst_) {
+            emit_segment(emit, segment_out{*reply_rst_, {}});
+            reply_rst_.reset();
+        }
+        if (rst_pending_) {
+            rst_pending_ = false;
+            emit_control(emit, rst_seq_, tcp_flags::rst | tcp_flags::ack);
+            return;
+        }
+        switch (state_) {
+        case state::closed:
+        case state::listen: return;
+        case state::syn_sent:
+        case state::syn_rcvd:
+            if (syn_pending_ && !syn_acked_) send_syn(now, emit);
+            return;
+        case state::time_wait:
+            if (ack_now_) send_ack(emit);
+            return;
+        default: break;
+        }
+        const std::uint64_t sent_before = stats_.segments_out;
+        if (retransmit_head_) resend_head(now, emit);
+        send_data(now, emit);
+        if (probe_pending_) {
+            probe_pending_ = false;
+            emit_control(emit, snd_una_ - 1, tcp_flags::ack);
+        }
+        if (ack_now_ && stats_.segments_out == sent_before) send_ack(emit);
+        if (snd_wnd_ == 0 && persist_deadline_.is_never() && rtx_deadline_.is_never() && has_unsent_data())
+            arm_persist(now);
+    }
+
+    [[nodiscard]] bool has_unsent_data() const noexcept {
+        return snd_buf_.size() > static_cast<std::size_t>(static_cast<std::uint32_t>(snd_nxt_ - data_base())) ||
+               (fin_queued_ && !fin_sent());
+    }
+
+    template <class Emit>
+    void send_syn(instant now, Emit& emit) {
+        syn_pending_ = false;
+        segment_out s{};
+        fill_header(s.header, iss_, state_ == state::syn_rcvd ? tcp_flags::syn | tcp_flags::ack : tcp_flags::syn);
+        s.header.options.mss = cfg_.mss;
+        if (cfg_.window_scaling && (state_ == state::syn_sent || wscale_ok_))
+            s.header.options.window_scale = rcv_wscale_; // on a SYN-ACK only if the SYN offered it
+        s.header.window = window_field(true);
+        if (snd_max_ == iss_) { // first transmission: time it, and start the retry clock
+            snd_nxt_ = snd_max_ = iss_ + 1;
+            rtt_timing_ = true;
+            rtt_start_ = now;
+        } else if (snd_nxt_ == iss_) {
+            snd_nxt_ = iss_ + 1;
+        }
+        if (rtx_deadline_.is_never()) rtx_deadline_ = now + rtt_.rto();
+        emit_segment(emit, s);
+    }
+
+    template <class Emit>
+    void send_data(instant now, Emit& emit) {
+        for (;;) {
+            const seq32 base = data_base();
+            const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(snd_nxt_ - base));
+            const std::size_t buffered = snd_buf_.size();
+            const std::size_t avail = buffered > off ? buffered - off : 0;
+            std::uint32_t len = segment_len_allowed(avail);
+            if (len > 0 && !sender_may_send(len, avail)) len = 0;
+            const bool fin = fin_queued_ && off + len == buffered && snd_nxt_ + len == *fin_seq_ &&
+                             (len > 0 || avail == 0);
+            if (len == 0 && !fin) return;
+            emit_data(now, emit, snd_nxt_, off, len, fin);
+            snd_nxt_ += len + (fin ? 1u : 0u);
+            if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;
+            if (fin) return;
+        }
+    }
+
+    /// Fast retransmit / NewReno partial ACK: one segment from SND.UNA, SND.NXT untouched.
+    template <class Emit>
+    void resend_head(instant now, Emit& emit) {
+        retransmit_head_ = false;
+        const std::size_t buffered = snd_buf_.size();
+        const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(buffered, snd_mss_));
+        const bool fin = fin_seq_ && snd_una_ + len == *fin_seq_ && fin_sent();
+        if (len == 0 && !fin) return;
+        emit_data(now, emit, snd_una_, 0, len, fin);
+    }
+
+    template <class Emit>
+    void emit_data(instant now, Emit& emit, seq32 seq, std::size_t off, std::uint32_t len, bool fin) {
+        segment_out s{};
+        std::uint8_t flags = tcp_flags::ack;
+        if (len > 0 && off + len == snd_buf_.size()) flags |= tcp_flags::psh;
+        if (fin) flags |= tcp_flags::fin;
+        fill_header(s.header, seq, flags);
+        s.header.window = window_field(false);
+        s.payload = snd_buf_.peek(off, len);
+        const bool is_retransmission = seq < snd_max_;
+        if (is_retransmission) {
+            ++stats_.retransmits;
+        } else if (!rtt_timing_) {
+            rtt_timing_ = true;
+            rtt_seq_ = seq;
+            rtt_start_ = now;
+        }
+        if (rtx_deadline_.is_never()) {
+            rtx_deadline_ = now + rtt_.rto();
+            rtx_start_ = now;
+        }
+        stats_.bytes_out += len;
+        emit_segment(emit, s);
+    }
+
+    template <class Emit>
+    void send_ack(Emit& emit) {
+        emit_control(emit, snd_nxt_, tcp_flags::ack);
+    }
+
+    template <class Emit>
+    void emit_control(Emit& emit, seq32 seq, std::uint8_t flags) {
+        segment_out s{};
+        fill_header(s.header, seq, flags);
+        s.header.window = window_field(false);
+        emit_segment(emit, s);
+    }
+
+    void fill_header(wire::tcp_repr& h, seq32 seq, std::uint8_t flags) const noexcept {
+        h.src_port = local_port_;
+        h.dst_port = remote_port_;
+        h.seq = seq;
+        h.flags = flags;
+        if ((flags & tcp_flags::ack) != 0) h.ack = rcv_nxt_;
+    }
+
+    template <class Emit>
+    void emit_segment(Emit& emit, const segment_out& s) {
+        if (s.header.has(tcp_flags::ack)) { // every ACK we send carries all we owe
+            ack_now_ = false;
+            ack_pending_bytes_ = 0;
+            delack_deadline_ = instant::never();
+        }
+        ++stats_.segments_out;
+        emit(s);
+    }
+
+    /// The window field, with receiver SWS avoidance (RFC 9293 3.8.6.2.2): the right edge moves
+    /// only in steps of at least min(buffer/2, MSS), and it never moves left.
+    [[nodiscard]] std::uint16_t window_field(bool syn) const noexcept {
+        const auto free_space = static_cast<std::uint32_t>(rcv_buf_.free_space());
+        const seq32 edge = rcv_nxt_ + free_space;
+        const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity() / 2, rcv_mss_));
+        if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= std::max<std::uint32_t>(step, 1))
+            rcv_adv_ = edge;
+        const std::uint32_t wnd = rcv_wnd();
+        const std::uint32_t field = syn ? wnd : wnd >> rcv_wscale_;
+        return static_cast<std::uint16_t>(std::min<std::uint32_t>(field, 0xFFFF));
+    }
+
+    /// After the application read: ACK at once if the window at least doubled from a value below
+    /// half the buffer (Linux's rule), so a sender stalled on a small window resumes promptly.
+    void maybe_send_window_update() {
+        if (!is_synchronized(state_) || peer_fin_) return;
+        const std::uint32_t now_wnd = rcv_wnd();
+        const auto cap = static_cast<std::uint32_t>(rcv_buf_.capacity());
+        if (2 * now_wnd > cap) return;
+        const auto would = static_cast<std::uint32_t>(rcv_buf_.free_space());
+        if (would >= 2 * now_wnd && would >= std::min(cap / 2, rcv_mss_)) ack_now_ = true;
+    }
+
+    // ------------------------------------------------------------------ data
+
+    config cfg_;
+    std::uint16_t local_port_;
+    std::uint16_t remote_port_;
+    state state_ = state::closed;
+    std::error_code error_;            ///< set once, when the connection ends in failure
+    errc fail_with_ = errc::ok;        ///< the error a user-initiated failure reports
+
+    // send sequence space (RFC 9293 3.3.1)
+    seq32 iss_;                        ///< initial send sequence number
+    seq32 snd_una_;                    ///< oldest unacknowledged number; SND.UNA <= SND.NXT
+    seq32 snd_nxt_;                    ///< next number to send (rewound to SND.UNA on RTO)
+    seq32 snd_max_;                    ///< one past the highest number ever sent; SND.NXT <= SND.MAX
+    seq32 snd_wl1_;                    ///< segment sequence number of the last window update
+    seq32 snd_wl2_;                    ///< segment acknowledgment number of the last window update
+    std::uint32_t snd_wnd_ = 0;        ///< the peer's receive window, scaled
+    std::uint32_t max_snd_wnd_ = 0;    ///< the largest window the peer ever offered
+    std::uint32_t snd_mss_;            ///< largest payload we send
+    std::uint8_t snd_wscale_ = 0;      ///< the peer's window shift (RFC 7323)
+    std::optional<seq32> fin_seq_;     ///< the number our FIN occupies, once shutdown() placed it
+
+    // receive sequence space
+    seq32 irs_;                        ///< initial receive sequence number
+    seq32 rcv_nxt_;                    ///< next number expected; everything before it is in rcv_buf_
+    mutable seq32 rcv_adv_;            ///< right edge of the window we advertised; never moves left
+    std::uint32_t rcv_mss_;            ///< largest segment seen from the peer (for ACK pacing)
+    std::uint8_t rcv_wscale_ = 0;      ///< our window shift
+    std::optional<seq32> rcv_fin_seq_; ///< the peer's FIN, seen before the data in front of it
+
+    // flags
+    bool wscale_ok_ = false; ///< both SYNs carried the window scale option
+    bool syn_acked_ = false;
+    bool peer_syn_seen_ = false;
+    bool peer_fin_ = false;
+    bool fin_queued_ = false;
+    bool orphaned_ = false;
+    bool syn_pending_ = false;
+    bool ack_now_ = false;
+    bool probe_pending_ = false;
+    bool retransmit_head_ = false;
+    bool rst_pending_ = false;
+    seq32 rst_seq_;
+    std::optional<wire::tcp_repr> reply_rst_;
+    std::uint32_t ack_pending_bytes_ = 0;
+
+    // timers
+    instant rtx_deadline_ = instant::never();
+    instant persist_deadline_ = instant::never();
+    instant delack_deadline_ = instant::never();
+    instant keepalive_deadline_ = instant::never();
+    instant state_deadline_ = instant::never(); ///< 2MSL in TIME_WAIT, fin_timeout in FIN_WAIT_2
+    instant rtx_start_;                         ///< when the oldest unacknowledged data was first sent
+    unsigned rtx_count_ = 0;
+    unsigned persist_backoff_ = 0;
+    unsigned probes_out_ = 0;
+    unsigned keepalive_sent_ = 0;
+
+    // round-trip time (RFC 6298)
+    rtt_estimator rtt_;
+    bool rtt_timing_ = false;
+    seq32 rtt_seq_;
+    instant rtt_start_;
+
+    // congestion control (RFC 5681)
+    std::uint32_t cwnd_ = 0;
+    std::uint32_t ssthresh_ = 0x7FFFFFFF;
+    std::uint32_t ca_bytes_ = 0;
+    unsigned dupacks_ = 0;
+    bool in_recovery_ = false;
+    seq32 recover_;
+
+    send_ring snd_buf_;
+    recv_ring rcv_buf_;
+    reassembly_queue ooo_;
+    waker waker_;
+    state_observer observer_;
+    tcb_stats stats_;
+};
+
+} // namespace corotcp::tcp
