@@ -238,6 +238,17 @@ TEST_CASE("a single blocking source waits in place of the timer policy") {
     loop.remove_source(source);
 }
 
+TEST_CASE("run_once steps the loop by hand and reports the next deadline without waiting") {
+    run_loop<> loop;
+    std::vector<int> log;
+    loop.spawn(sleep_then_log(loop, 7_ms, 1, log));
+    CHECK(loop.run_once() == instant{} + 7_ms); // started the task, which armed its timer
+    CHECK(loop.now() == instant{});
+    loop.timer().advance(7_ms);
+    CHECK(loop.run_once() == instant::never()); // the timer fired and the task finished
+    CHECK(log == std::vector<int>{1});
+}
+
 TEST_CASE("calling run from inside the loop is refused") {
     run_loop<> loop;
     CHECK_THROWS_AS(loop.run([](run_loop<>& l) -> task<void> { l.run_for(1_s); co_return; }(loop)), std::logic_error);

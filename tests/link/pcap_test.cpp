@@ -43,6 +43,15 @@ std::filesystem::path temp_file(const std::string& name) {
            ("corotcp_link_" + std::to_string(::getpid()) + "_" + name + ".pcap");
 }
 
+/// Removes the file when the test ends, passed or failed.
+struct temp_file_guard {
+    std::filesystem::path path;
+    ~temp_file_guard() {
+        std::error_code ignored;
+        std::filesystem::remove(path, ignored);
+    }
+};
+
 bool on_path(const char* program) {
     const std::string cmd = std::string("command -v ") + program + " >/dev/null 2>&1";
     return std::system(cmd.c_str()) == 0;
@@ -182,6 +191,7 @@ TEST_CASE("tshark reads a recorded connection with no malformed packet") {
     if (!tshark_available()) return;
     for (const auto precision : {pcap_precision::micro, pcap_precision::nano}) {
         const auto path = temp_file(precision == pcap_precision::micro ? "micro" : "nano");
+        const temp_file_guard guard{path};
         {
             auto [a, b] = make_memory_pipe();
             pcap_link rec(a, pcap_writer(path, {.precision = precision}));
@@ -218,12 +228,12 @@ TEST_CASE("tshark reads a recorded connection with no malformed packet") {
         INFO(v.output);
         CHECK(v.status == 0);
         CHECK(v.output.find("10.0.0") == std::string::npos);
-        std::filesystem::remove(path);
     }
 }
 
 TEST_CASE("A moved pcap_writer keeps writing to the same file and the moved-from one is inert") {
     const auto path = temp_file("moved");
+    const temp_file_guard guard{path}, other_guard{temp_file("other")};
     {
         pcap_writer first(path);
         pcap_writer second(std::move(first));
@@ -237,6 +247,4 @@ TEST_CASE("A moved pcap_writer keeps writing to the same file and the moved-from
         CHECK(third.records() == 2);
     }
     CHECK(std::filesystem::file_size(path) == 24 + 2 * (16 + 4));
-    std::filesystem::remove(path);
-    std::filesystem::remove(temp_file("other"));
 }

@@ -131,3 +131,10 @@ TEST_CASE("the quote of a short packet is everything it has, and of garbage is e
     CHECK(icmp_error_quote(p).size() == 24);
     CHECK(icmp_error_quote(hex("00 01 02")).empty());
 }
+
+TEST_CASE("ICMP emit refuses a buffer that is too small and writes nothing") {
+    const bytes data = hex("01020304");
+    bytes b(11, 0xAA);
+    CHECK(icmp_repr::echo_request(1, 2, data).emit(b) == 0);
+    CHECK(b == bytes(11, 0xAA));
+}

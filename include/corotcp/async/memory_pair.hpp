@@ -22,10 +22,18 @@
 
 namespace corotcp {
 
+namespace detail {
+[[nodiscard]] inline iface::settings settings_for(wire::ipv4_address a) {
+    iface::settings s;
+    s.address = a;
+    return s;
+}
+} // namespace detail
+
 struct memory_pair_options {
     memory_pipe_config pipe{};
-    iface::settings client{.address = wire::ipv4_address::from_octets(10, 0, 0, 1)};
-    iface::settings server{.address = wire::ipv4_address::from_octets(10, 0, 0, 2)};
+    iface::settings client = detail::settings_for(wire::ipv4_address::from_octets(10, 0, 0, 1));
+    iface::settings server = detail::settings_for(wire::ipv4_address::from_octets(10, 0, 0, 2));
     bool trace = false;     ///< print every segment (seen from the client's end)
     trace_sink sink{};      ///< where trace lines go (default: stdout)
 };

@@ -87,7 +87,7 @@ public:
     ~awaiter();
 
     [[nodiscard]] bool await_ready() noexcept;
-    void await_suspend(std::coroutine_handle<> h);
+    void await_suspend(std::coroutine_handle<> h) noexcept;
     wait_result await_resume() noexcept {
         state_ = state::resumed;
         stop_callback_.reset();
@@ -179,7 +179,7 @@ inline bool notifier::awaiter::await_ready() noexcept {
     return false;
 }
 
-inline void notifier::awaiter::await_suspend(std::coroutine_handle<> h) {
+inline void notifier::awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
     waiting_ = h;
     state_ = state::waiting;
     notifier_->link(*this);

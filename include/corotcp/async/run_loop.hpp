@@ -89,7 +89,7 @@ public:
     /// One iteration without the wait: fire due timers, resume the ready batch, poll every source.
     /// Returns the earliest deadline the loop would wait for. For tests that step by hand.
     instant run_once() {
-        if (running_) throw std::logic_error("corotcp::run_loop: run_once() called from inside the loop");
+        const running_guard guard{*this, "run_once"};
         timer_.expire();
         run_ready_batch();
         rethrow_reported();
@@ -101,15 +101,23 @@ public:
 private:
     enum class idle { is_deadlock, lets_time_pass };
 
+    struct running_guard {
+        run_loop& loop;
+        running_guard(run_loop& l, const char* what) : loop(l) {
+            if (loop.running_) throw std::logic_error(std::string("corotcp::run_loop: ") + what + "() called from inside the loop");
+            loop.running_ = true;
+        }
+        running_guard(const running_guard&) = delete;
+        running_guard& operator=(const running_guard&) = delete;
+        ~running_guard() { loop.running_ = false; }
+    };
+
+    // The loop behind run(), run_until() and run_for(). Returns done()'s verdict, or false once the
+    // limit is reached (checked before ready work: on the real clock a busy loop still stops there;
+    // on the virtual clock time only moves while nothing is ready).
     template <class Done>
     bool drive(Done&& done, instant limit, idle on_idle) {
-        if (running_) throw std::logic_error("corotcp::run_loop: run*() called from inside the loop");
-        running_ = true;
-        struct reset_flag {
-            bool& flag;
-            ~reset_flag() { flag = false; }
-        } guard{running_};
-
+        const running_guard guard{*this, "run"};
         if (done()) return true;
         for (;;) {
             timer_.expire();
@@ -119,12 +127,12 @@ private:
             const instant source_deadline = poll_sources(now());
             rethrow_reported();
             if (done()) return true;
-            if (has_ready()) continue;
 
-            const instant next = earliest(source_deadline, timer_.next_deadline());
             const instant current = now();
-            if (next <= current) continue;
             if (current >= limit) return false;
+            if (has_ready()) continue;
+            const instant next = earliest(source_deadline, timer_.next_deadline());
+            if (next <= current) continue;
             const instant until = earliest(next, limit);
             if (poll_source* blocking = blocking_source(); blocking != nullptr && blocking->wait(until)) continue;
             if (next.is_never() && on_idle == idle::is_deadlock) throw deadlock_error(deadlock_message());

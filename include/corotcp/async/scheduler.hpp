@@ -19,7 +19,6 @@
 #include <exception>
 #include <memory>
 #include <stdexcept>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -228,7 +227,7 @@ protected:
     void run_ready_batch() {
         for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
             const std::coroutine_handle<> h = ready_.pop();
-            if (h) h.resume();
+            if (h) detail::trampoline::run(h);
         }
     }
     [[nodiscard]] bool has_ready() const noexcept { return !ready_.empty(); }

@@ -1,9 +1,15 @@
 // corotcp/async/task.hpp: the lazy, move-only coroutine type of the library.
 //
-// A task<T> does nothing until it is awaited (or handed to a run_loop with run()/spawn()). When it
-// finishes, its final awaiter transfers control straight to the coroutine that awaited it
-// (symmetric transfer), so chains of any depth run in constant stack space. The result lives in a
+// A task<T> does nothing until it is awaited (or handed to a run_loop with run()/spawn()). Awaiting
+// it transfers control straight into it, and when it finishes its final awaiter transfers control
+// straight back to the coroutine that awaited it (symmetric transfer). The result lives in a
 // std::variant of "not yet" / value / exception_ptr; an exception is rethrown in the awaiter.
+//
+// Symmetric transfer only runs in constant stack space if the compiler turns the transfer into a
+// tail call. GCC 12 does not below -O2 or under AddressSanitizer, and a 100000-deep chain then
+// overflows the stack. So the run loop resumes coroutines through a trampoline (detail::trampoline):
+// while one is active on the thread, a transfer hands the next handle to it and returns to it, and the
+// trampoline resumes that handle in a loop. Outside a trampoline a transfer is plain symmetric transfer.
 //
 // Ownership:
 //
@@ -30,6 +36,32 @@ namespace detail {
 
 struct task_access;
 
+/// Resumes coroutines in a loop so that transfers between them do not nest on the stack.
+class trampoline {
+public:
+    /// Resume `h`, then every handle transferred to while doing so; returns when none is left.
+    static void run(std::coroutine_handle<> h) {
+        std::coroutine_handle<> next = h;
+        struct restore {
+            std::coroutine_handle<>* saved;
+            ~restore() { slot_ = saved; }
+        } guard{std::exchange(slot_, &next)};
+        while (next) std::exchange(next, {}).resume();
+    }
+
+    /// What an await_suspend returns to switch to `to`: a no-op that returns to the active trampoline
+    /// after handing it `to`, or `to` itself (symmetric transfer) when no trampoline is active or it
+    /// already holds a handle (someone resumed a coroutine inline inside it).
+    [[nodiscard]] static std::coroutine_handle<> transfer(std::coroutine_handle<> to) noexcept {
+        if (slot_ == nullptr || *slot_) return to;
+        *slot_ = to;
+        return std::noop_coroutine();
+    }
+
+private:
+    static inline thread_local std::coroutine_handle<>* slot_ = nullptr;
+};
+
 /// The part of every task promise that does not depend on T.
 class task_promise_base {
 public:
@@ -38,7 +70,8 @@ public:
         [[nodiscard]] bool await_ready() const noexcept { return false; }
         template <class Promise>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-            return self.promise().continuation_;
+            const std::coroutine_handle<> continuation = self.promise().continuation_;
+            return continuation ? trampoline::transfer(continuation) : std::noop_coroutine();
         }
         void await_resume() const noexcept {}
     };
@@ -49,7 +82,7 @@ public:
     void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
 
 private:
-    std::coroutine_handle<> continuation_ = std::noop_coroutine();
+    std::coroutine_handle<> continuation_; // null: nobody awaits this task
 };
 
 /// What a task<T> stores: T for objects, a pointer for references.
@@ -170,7 +203,7 @@ private:
         [[nodiscard]] bool await_ready() const noexcept { return !child || child.done(); }
         std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
             child.promise().set_continuation(parent);
-            return child; // start the child right away, without growing the stack
+            return detail::trampoline::transfer(child); // start the child right away
         }
         decltype(auto) await_resume() {
             if (!child) throw std::logic_error("corotcp::task: co_await on an empty task");

@@ -503,6 +503,8 @@ private:
 
     static void observe_state(void* ctx, tcp::state from, tcp::state to, tcp::event why) {
         auto* s = static_cast<socket_type*>(ctx);
+        // A passive open's child starts as a copy of its listener (LISTEN); only its own moves show.
+        if (s->parent != nullptr && from == tcp::state::closed && to == tcp::state::listen) return;
         if (s->owner->hook_) s->owner->hook_(s->tuple, from, to, why);
     }
 

@@ -157,6 +157,7 @@ public:
         backlog_.clear();
         backlog_bytes_ = 0;
         busy_until_ = long_ago();
+        last_at_ = long_ago();
     }
     void heal() noexcept { partitioned_ = false; }
     [[nodiscard]] bool partitioned() const noexcept { return partitioned_; }
@@ -379,6 +380,10 @@ class memory_pipe {
 public:
     explicit memory_pipe(const memory_pipe_config& config = memory_pipe_config{})
         : a_(std::make_shared<detail::pipe_state>(config), true), b_(a_.state_, false) {}
+    memory_pipe(const memory_pipe&) = delete; // one pipe, one owner; ends may be copied freely
+    memory_pipe& operator=(const memory_pipe&) = delete;
+    memory_pipe(memory_pipe&&) noexcept = default;
+    memory_pipe& operator=(memory_pipe&&) noexcept = default;
 
     [[nodiscard]] memory_pipe_end& end_a() noexcept { return a_; }
     [[nodiscard]] memory_pipe_end& end_b() noexcept { return b_; }

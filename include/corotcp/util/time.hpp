@@ -5,6 +5,7 @@
 // the async layer converts from std::chrono at its boundary.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <limits>
 

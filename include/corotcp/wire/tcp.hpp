@@ -159,6 +159,15 @@ constexpr bool walk_tcp_options(std::span<const std::uint8_t> area, Visit&& visi
     return o;
 }
 
+namespace detail {
+inline constexpr std::array<std::uint8_t, 12> syn_options_example{2, 4, 0x05, 0xb4, 1, 3, 3, 15, 4, 2, 0, 0};
+inline constexpr std::array<std::uint8_t, 4> garbled_options_example{1, 3, 1, 0};
+} // namespace detail
+static_assert(parse_tcp_options(detail::syn_options_example).mss == 1460);
+static_assert(parse_tcp_options(detail::syn_options_example).window_scale == 14, "RFC 7323 2.3: clamp to 14");
+static_assert(parse_tcp_options(detail::syn_options_example).sack_permitted);
+static_assert(!parse_tcp_options(detail::garbled_options_example).window_scale, "length 1 ends parsing");
+
 /// A checked view over a TCP segment (header + payload). Does not own the bytes.
 class tcp_view {
 public:
