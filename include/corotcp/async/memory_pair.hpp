@@ -51,6 +51,11 @@ public:
           client_(loop_, link_type(pipe_.end_a(), {.name = "", .sink = o.sink, .enabled = o.trace}), o.client),
           server_(loop_, link_type(pipe_.end_b(), {.name = "", .sink = o.sink, .enabled = false}), o.server) {}
 
+    memory_pair(const memory_pair&) = delete;
+    memory_pair& operator=(const memory_pair&) = delete;
+    /// Spawned tasks hold connections into the stacks: they go first.
+    ~memory_pair() { loop_.destroy_spawned(); }
+
     [[nodiscard]] run_loop<Timer>& loop() noexcept { return loop_; }
     [[nodiscard]] stack_type& client() noexcept { return client_; }
     [[nodiscard]] stack_type& server() noexcept { return server_; }

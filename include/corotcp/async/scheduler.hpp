@@ -187,6 +187,10 @@ public:
         if (!t.valid()) throw std::invalid_argument("corotcp::scheduler::spawn: empty task");
         post(detail::run_spawned(*this, std::move(t)).handle);
     }
+    /// Destroys every unfinished spawned task now (and forgets queued handles). An owner that
+    /// holds both a loop and the stacks those tasks use calls this before destroying the stacks.
+    void destroy_spawned() noexcept { shutdown(); }
+
     /// Number of spawned tasks that have not finished yet.
     [[nodiscard]] std::size_t spawned_count() const noexcept { return spawned_count_; }
 

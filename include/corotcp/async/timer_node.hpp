@@ -6,7 +6,6 @@
 // coroutine inline: it posts to the ready queue). A node must stay at one address while linked.
 #pragma once
 
-#include <compare> // before util/time.hpp, which uses <=> without including it
 #include <cstdint>
 
 #include "corotcp/util/time.hpp"
