@@ -19,9 +19,8 @@ finish() {
         echo "FAILED at step: ${step:-?} (exit code $rc, after $((SECONDS - started)) s)"
     fi
     # Repeat CTest's own counts as the last line.
-    if [ -f "$log" ] && line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n 1); then
-        read -r total failed <<<"$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2 \1/' <<<"$line")"
-        echo "ctest: $((total - failed)) passed, $failed failed"
+    if [ -f "$log" ] && [[ $(grep "tests failed out of" "$log") =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+        echo "ctest: $((BASH_REMATCH[2] - BASH_REMATCH[1])) passed, ${BASH_REMATCH[1]} failed"
     fi
     exit "$rc"
 }

@@ -1,5 +1,5 @@
-// Built by the consumer tests against an installed or embedded corotcp.
-#include <corotcp/util/error.hpp> // TODO: include <corotcp/corotcp.hpp>, the umbrella header, instead
+// Built by the consumer tests against an installed or embedded corotcp, the way a downstream project uses it.
+#include <corotcp/corotcp.hpp>
 
 #include <iostream>
 
