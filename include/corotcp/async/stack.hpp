@@ -63,6 +63,13 @@ class basic_stack;
 template <link Link, tcp::buffer_policy Buffers>
 class basic_listener;
 
+/// A link backed by a real device: wait(deadline) blocks until a packet may be ready or the
+/// deadline passes, and returns false if it could not wait (the loop then sleeps instead).
+template <class L>
+concept blocking_link = link<L> && requires(L& l, instant deadline) {
+    { l.wait(deadline) } -> std::convertible_to<bool>;
+};
+
 namespace detail {
 [[nodiscard]] inline instant deadline_after(scheduler& loop, duration timeout) noexcept {
     return timeout >= duration::max() ? instant::never() : loop.now() + timeout;
@@ -357,6 +364,14 @@ public:
         // Anything we sent may be answered at once by a peer polled in this same loop.
         if (sent || !rx_.empty()) return now;
         return earliest(next, link_.poll_at());
+    }
+
+    /// A link that can block (a real device: `bool wait(instant deadline)`) lets the run loop sleep
+    /// in it instead of in the clock, so arriving packets wake the loop at once.
+    [[nodiscard]] bool can_block() const noexcept override { return blocking_link<Link>; }
+    bool wait(instant deadline) override {
+        if constexpr (blocking_link<Link>) return link_.wait(deadline);
+        else return false;
     }
 
 private:
