@@ -65,8 +65,8 @@ public:
     void backoff() noexcept {
         if (backoffs_ != ~0u) ++backoffs_;
     }
-    /// Forget the backoff without a new sample (e.g. new data acknowledged while Karn's rule
-    /// forbade sampling; RFC 6298 leaves this to the implementation).
+    /// Forget the backoff without a new sample. The TCB does this only when a handshake completes;
+    /// after data losses it keeps the backed-off RTO until a clean sample (RFC 6298 5.3, Karn).
     void reset_backoff() noexcept { backoffs_ = 0; }
     /// How many consecutive backoffs are in effect (the TCB's retry limit reads this).
     [[nodiscard]] unsigned backoffs() const noexcept { return backoffs_; }

@@ -347,10 +347,14 @@ private:
         snd_una_ = seg.ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
         if (rtx_count_ == 0 && rtt_timing_) rtt_.sample(now - rtt_start_);
+        // RFC 6298 5.7: if the SYN had to be retransmitted (so Karn's rule left us without a
+        // sample), start data transfer with an RTO of at least 3 s.
+        if (rtx_count_ > 0 && !rtt_.has_sample() && cfg_.rto_initial < duration::seconds(3))
+            rtt_ = rtt_estimator(
+                rtt_config{duration::seconds(3), cfg_.rto_min, cfg_.rto_max, duration::millis(1)});
         rtt_timing_ = false;
         rtx_count_ = 0;
         rtt_.reset_backoff();
-        // RFC 6298 5.7: if the SYN had to be retransmitted, start data transfer with RTO >= 3 s.
         rtx_deadline_ = instant::never();
         const std::uint32_t w = seg.has(tcp_flags::syn) ? seg.window : std::uint32_t{seg.window} << snd_wscale_;
         snd_wnd_ = w;
@@ -389,8 +393,12 @@ private:
                 return;
             }
             if (seg.ack == iss_ + 1) { // simultaneous open: the peer's SYN-ACK completes it
+                // If our SYN-ACK has not gone out yet, nothing of ours acknowledges the peer's
+                // SYN: ACK it now, or the peer sits in SYN_RCVD until its retransmission timer.
+                const bool our_syn_ack_unsent = syn_pending_;
                 ack_our_syn(now, seg);
                 transition(now, event::rcv_ack_of_syn);
+                if (our_syn_ack_unsent) ack_now_ = true;
                 return;
             }
         }
@@ -525,13 +533,14 @@ private:
         snd_buf_.consume(std::min<std::size_t>(acked, snd_buf_.size()));
         snd_una_ = ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-        // Karn's rule (RFC 6298 3): time only segments that were never retransmitted.
+        // Karn's rule (RFC 6298 3): time only segments that were never retransmitted. The backed-
+        // off RTO stays until such a sample collapses it (RFC 6298 5.3 and the note after 5.7;
+        // Linux: "only reset backoff on valid RTT measurement"), so no reset_backoff() here.
         if (rtt_timing_ && ack > rtt_seq_) {
             rtt_.sample(now - rtt_start_);
             rtt_timing_ = false;
         }
         rtx_count_ = 0;
-        rtt_.reset_backoff();
         rtx_deadline_ = snd_una_ == snd_max_ ? instant::never() : now + rtt_.rto();
         rtx_start_ = now;
         on_congestion_ack(ack, acked, flight_before);
@@ -973,8 +982,7 @@ private:
     /// The window field, with receiver SWS avoidance (RFC 9293 3.8.6.2.2): the right edge moves
     /// only in steps of at least min(buffer/2, MSS), and it never moves left.
     [[nodiscard]] std::uint16_t window_field(bool syn) const noexcept {
-        const auto free_space = static_cast<std::uint32_t>(rcv_buf_.free_space());
-        const seq32 edge = rcv_nxt_ + free_space;
+        const seq32 edge = rcv_nxt_ + rcv_space(syn);
         const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity() / 2, rcv_mss_));
         if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= std::max<std::uint32_t>(step, 1))
             rcv_adv_ = edge;
@@ -983,14 +991,26 @@ private:
         return static_cast<std::uint16_t>(std::min<std::uint32_t>(field, 0xFFFF));
     }
 
+    /// The largest window the field can express (RFC 7323 2.3): RCV.WND must be what the peer was
+    /// told, not what the buffer could hold.
+    [[nodiscard]] std::uint32_t max_rcv_window(bool syn) const noexcept {
+        return syn ? 0xFFFFu : 0xFFFFu << rcv_wscale_;
+    }
+    /// Free receive buffer space we could offer, capped by max_rcv_window.
+    [[nodiscard]] std::uint32_t rcv_space(bool syn) const noexcept {
+        return static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), max_rcv_window(syn)));
+    }
+
     /// After the application read: ACK at once if the window at least doubled from a value below
-    /// half the buffer (Linux's rule), so a sender stalled on a small window resumes promptly.
+    /// half the largest window we can offer (Linux's rule, against its window_clamp), so a sender
+    /// stalled on a small window resumes promptly.
     void maybe_send_window_update() {
         if (!is_synchronized(state_) || peer_fin_) return;
         const std::uint32_t now_wnd = rcv_wnd();
-        const auto cap = static_cast<std::uint32_t>(rcv_buf_.capacity());
+        const auto cap =
+            static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity(), max_rcv_window(false)));
         if (2 * now_wnd > cap) return;
-        const auto would = static_cast<std::uint32_t>(rcv_buf_.free_space());
+        const std::uint32_t would = rcv_space(false);
         if (would >= 2 * now_wnd && would >= std::min(cap / 2, rcv_mss_)) ack_now_ = true;
     }
 

@@ -1,0 +1,239 @@
+// Engine specification: data transfer in ESTABLISHED (RFC 9293 3.8, 3.10.7.4 steps 1, 5, 7; RFC 896;
+// RFC 1122 4.2.3.2; RFC 5681 4.2).
+#include "tcb_harness.hpp"
+
+using namespace tcbtest;
+
+// ================================================================== sending
+
+TEST_CASE("ESTABLISHED: data is cut into segments of the peer's MSS; a short tail waits for the ACK (Nagle)") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    const std::string msg = pattern(2500);
+    CHECK(h.send(msg) == 2500);
+    const auto out = h.poll();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].flags() == A);
+    CHECK(out[0].seq() == our_iss + 1);
+    CHECK(out[0].ack() == peer_iss + 1);
+    CHECK(out[0].payload == msg.substr(0, 1000));
+    CHECK(out[1].seq() == our_iss + 1001);
+    CHECK(out[1].payload == msg.substr(1000, 1000));
+    CHECK(h.t.snd_nxt().value() == our_iss + 2001);
+    h.in(ack(peer_iss + 1, our_iss + 2001));
+    const sent tail = h.poll_one();
+    CHECK(tail.flags() == (P | A)); // the segment that empties the buffer carries PSH
+    CHECK(tail.seq() == our_iss + 2001);
+    CHECK(tail.payload == msg.substr(2000));
+}
+
+TEST_CASE("ESTABLISHED: cumulative ACKs free the send buffer and move SND.UNA; the timer stops when all is ACKed") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(3000));
+    const auto out = h.poll();
+    REQUIRE(out.size() == 3);
+    CHECK(out[2].flags() == (P | A));
+    CHECK(h.t.send_queue() == 3000);
+    const instant first_sent = h.now;
+    CHECK(h.t.retransmit_deadline() == first_sent + 300_ms);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, our_iss + 2001));
+    CHECK(h.t.snd_una().value() == our_iss + 2001);
+    CHECK(h.t.send_queue() == 1000);
+    CHECK(h.t.retransmit_deadline() == h.now + h.t.rtt().rto()); // restarted (RFC 6298 5.3)
+    h.in(ack(peer_iss + 1, our_iss + 3001));
+    CHECK(h.t.send_queue() == 0);
+    CHECK(h.t.retransmit_deadline() == instant::never()); // RFC 6298 5.2
+    h.poll_none();
+}
+
+TEST_CASE("ESTABLISHED: Nagle: a second small write waits for the ACK of the first") {
+    harness h;
+    h.establish_as_client();
+    h.send("a");
+    CHECK(h.poll_one().payload == "a");
+    h.send("b");
+    h.poll_none();
+    h.send("c");
+    h.poll_none();
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, our_iss + 2));
+    const sent s = h.poll_one();
+    CHECK(s.seq() == our_iss + 2);
+    CHECK(s.payload == "bc");
+}
+
+TEST_CASE("ESTABLISHED: with no_delay small writes go out at once") {
+    config c = test_config();
+    c.no_delay = true;
+    harness h(c);
+    h.establish_as_client();
+    h.send("a");
+    CHECK(h.poll_one().payload == "a");
+    h.send("b");
+    const sent s = h.poll_one();
+    CHECK(s.seq() == our_iss + 2);
+    CHECK(s.payload == "b");
+}
+
+TEST_CASE("ESTABLISHED: sender SWS avoidance: no runt into a small usable window while data is in flight") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.in(ack(peer_iss + 1, our_iss + 1, 1500));
+    CHECK(h.t.send_window() == 1500);
+    h.send(pattern(3000));
+    const auto out = h.poll();
+    REQUIRE(out.size() == 1); // the 500 bytes left of the window are less than half of 1500
+    CHECK(out[0].len() == 1000);
+    h.in(ack(peer_iss + 1, our_iss + 1001, 1500));
+    const auto more = h.poll();
+    REQUIRE(more.size() == 1);
+    CHECK(more[0].seq() == our_iss + 1001);
+    CHECK(more[0].len() == 1000);
+}
+
+// ================================================================== receiving
+
+TEST_CASE("ESTABLISHED: an out-of-order segment is buffered and ACKed at once; the hole fill delivers all in order") {
+    harness h;
+    h.establish_as_client();
+    h.in(data(peer_iss + 6, our_iss + 1, "world"));
+    CHECK(h.t.recv_queue() == 0);
+    CHECK_FALSE(h.t.readable());
+    const sent dup = h.poll_one(); // duplicate ACK, immediately (RFC 5681 4.2)
+    CHECK(dup.flags() == A);
+    CHECK(dup.ack() == peer_iss + 1);
+    h.in(data(peer_iss + 16, our_iss + 1, "!"));
+    CHECK(h.poll_one().ack() == peer_iss + 1);
+    h.in(data(peer_iss + 1, our_iss + 1, "hello"));
+    CHECK(h.t.rcv_nxt().value() == peer_iss + 11);
+    const sent a = h.poll_one(); // filling a hole is ACKed at once too
+    CHECK(a.ack() == peer_iss + 11);
+    CHECK(h.recv() == "helloworld");
+    h.in(data(peer_iss + 11, our_iss + 1, "12345"));
+    CHECK(h.recv() == "12345!");
+    CHECK(h.t.rcv_nxt().value() == peer_iss + 17);
+}
+
+TEST_CASE("ESTABLISHED: a duplicate segment is discarded and ACKed; an overlapping one delivers only the new bytes") {
+    harness h;
+    h.establish_as_client();
+    h.in(data(peer_iss + 1, our_iss + 1, "hello"));
+    CHECK(h.recv() == "hello");
+    h.advance(40_ms);
+    CHECK(h.poll_one().ack() == peer_iss + 6);
+    h.in(data(peer_iss + 1, our_iss + 1, "hello"));
+    CHECK(h.t.recv_queue() == 0);
+    const sent a = h.poll_one(); // an unacceptable segment is answered by an ACK at once
+    CHECK(a.ack() == peer_iss + 6);
+    CHECK(h.t.stats().dropped_out_of_window == 1);
+    h.in(data(peer_iss + 4, our_iss + 1, "loWORLD"));
+    CHECK(h.recv() == "WORLD");
+    CHECK(h.t.rcv_nxt().value() == peer_iss + 11);
+    CHECK(h.t.stats().bytes_in == 10);
+}
+
+TEST_CASE("ESTABLISHED: a segment beyond the window is dropped and ACKed") {
+    config c = test_config();
+    c.recv_buffer = 4096;
+    harness h(c);
+    h.establish_as_client();
+    h.in(data(peer_iss + 1 + 4096, our_iss + 1, "far"));
+    CHECK(h.t.recv_queue() == 0);
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 1);
+    CHECK(a.window() == 4096);
+}
+
+TEST_CASE("ESTABLISHED: the advertised window shrinks as data is buffered and a window update follows recv()") {
+    config c = test_config();
+    c.recv_buffer = 4096;
+    harness h(c);
+    h.connect();
+    h.in(syn_ack(peer_iss, our_iss + 1));
+    CHECK(h.poll_one().window() == 4096);
+    const std::string d = pattern(4096);
+    const std::string_view v = d;
+    h.in(data(peer_iss + 1, our_iss + 1, v.substr(0, 1000)));
+    h.poll_none();
+    CHECK(h.t.rcv_wnd() == 3096);
+    h.in(data(peer_iss + 1001, our_iss + 1, v.substr(1000, 1000)));
+    const sent a1 = h.poll_one(); // two full segments: ACK now
+    CHECK(a1.ack() == peer_iss + 2001);
+    CHECK(a1.window() == 2096);
+    h.in(data(peer_iss + 2001, our_iss + 1, v.substr(2000, 1000)));
+    h.in(data(peer_iss + 3001, our_iss + 1, v.substr(3000, 1096)));
+    h.advance(40_ms);
+    const sent a2 = h.poll_one();
+    CHECK(a2.ack() == peer_iss + 4097);
+    CHECK(a2.window() == 0);
+
+    // receiver SWS avoidance (RFC 9293 3.8.6.2.2): 1000 free bytes are less than one MSS (1096 seen)
+    CHECK(h.recv(1000) == d.substr(0, 1000));
+    h.poll_none(); // no window update for a sliver
+    h.in(ack(peer_iss + 4096, our_iss + 1)); // the peer's zero-window probe
+    const sent probe_reply = h.poll_one();
+    CHECK(probe_reply.ack() == peer_iss + 4097);
+    CHECK(probe_reply.window() == 0); // the right edge does not creep forward
+
+    CHECK(h.recv(1000) == d.substr(1000, 1000));
+    const sent update = h.poll_one(); // the window opened from 0 to 2000: tell the peer at once
+    CHECK(update.flags() == A);
+    CHECK(update.ack() == peer_iss + 4097);
+    CHECK(update.window() == 2000);
+    CHECK(h.recv() == d.substr(2000));
+}
+
+// ================================================================== delayed ACK
+
+TEST_CASE("ESTABLISHED: a single segment is ACKed at exactly +40 ms (delayed ACK)") {
+    harness h;
+    h.establish_as_client();
+    h.advance(1_s);
+    const instant arrival = h.now;
+    h.in(data(peer_iss + 1, our_iss + 1, "ping"));
+    h.poll_none();
+    CHECK(h.t.next_deadline() == arrival + 40_ms);
+    CHECK(h.run_until(arrival + 40_ms - 1_us).empty());
+    const auto out = h.run_until(arrival + 40_ms);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].when == arrival + 40_ms);
+    CHECK(out[0].flags() == A);
+    CHECK(out[0].ack() == peer_iss + 5);
+    CHECK(h.t.next_deadline() == instant::never());
+}
+
+TEST_CASE("ESTABLISHED: two full-sized segments are ACKed at once") {
+    harness h;
+    h.establish_as_client();
+    const std::string d = pattern(2920);
+    const std::string_view v = d;
+    h.in(data(peer_iss + 1, our_iss + 1, v.substr(0, 1460)));
+    h.poll_none();
+    h.in(data(peer_iss + 1461, our_iss + 1, v.substr(1460)));
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 2921);
+    CHECK(h.t.delayed_ack_deadline() == instant::never());
+}
+
+TEST_CASE("ESTABLISHED: a pending delayed ACK rides on outgoing data") {
+    harness h;
+    h.establish_as_client();
+    h.in(data(peer_iss + 1, our_iss + 1, "question"));
+    h.poll_none();
+    h.send("answer");
+    const sent s = h.poll_one();
+    CHECK(s.payload == "answer");
+    CHECK(s.ack() == peer_iss + 9);
+    CHECK(h.t.delayed_ack_deadline() == instant::never());
+}
+
+TEST_CASE("ESTABLISHED: with delayed_ack off every segment is ACKed at once") {
+    config c = test_config();
+    c.delayed_ack = false;
+    harness h(c);
+    h.establish_as_client();
+    h.in(data(peer_iss + 1, our_iss + 1, "ping"));
+    CHECK(h.poll_one().ack() == peer_iss + 5);
+}

@@ -1,0 +1,230 @@
+// Engine specification: retransmission, persist and keepalive timers (RFC 6298; RFC 5681 3.2;
+// RFC 1122 4.2.2.17, 4.2.3.6).
+#include "tcb_harness.hpp"
+
+using namespace tcbtest;
+
+// ================================================================== retransmission timeout (RFC 6298)
+
+TEST_CASE("ESTABLISHED: a lost segment is retransmitted at the RTO, backing off exponentially") {
+    harness h;
+    h.establish_as_client(); // SRTT 100 ms, RTTVAR 50 ms: RTO 300 ms
+    h.send("hello");
+    const sent first = h.poll_one();
+    const instant t1 = first.when;
+    CHECK(h.t.retransmit_deadline() == t1 + 300_ms);
+    const auto out = h.run_until(t1 + 2100_ms);
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].when == t1 + 300_ms);
+    CHECK(out[1].when == t1 + 900_ms);  // +600
+    CHECK(out[2].when == t1 + 2100_ms); // +1200
+    for (const auto& s : out) {
+        CHECK(s.seq() == our_iss + 1);
+        CHECK(s.payload == "hello");
+        CHECK(s.ack() == peer_iss + 1);
+    }
+    CHECK(h.t.next_deadline() == t1 + 4500_ms); // +2400
+    CHECK(h.t.stats().retransmits == 3);
+}
+
+TEST_CASE("ESTABLISHED: Karn: the ACK of a retransmitted segment gives no RTT sample and keeps the backed-off RTO") {
+    harness h;
+    h.establish_as_client();
+    h.send("hello");
+    const instant t1 = h.poll_one().when;
+    h.run_until(t1 + 2100_ms); // three retransmissions: RTO 2400 ms
+    h.advance_to(t1 + 2150_ms);
+    h.in(ack(peer_iss + 1, our_iss + 6));
+    CHECK(h.t.rtt().srtt() == 100_ms); // 2150 ms or 50 ms? ambiguous, so not sampled
+    CHECK(h.t.rtt().rttvar() == 50_ms);
+    CHECK(h.t.retransmit_deadline() == instant::never());
+    // RFC 6298 5.3 and the note after 5.7 (and Linux's "only reset backoff on valid RTT
+    // measurement"): the doubled RTO stays until a new sample collapses it.
+    h.send("again");
+    const sent s = h.poll_one();
+    CHECK(s.seq() == our_iss + 6);
+    CHECK(h.t.retransmit_deadline() == h.now + 2400_ms);
+    h.advance(50_ms);
+    h.in(ack(peer_iss + 1, our_iss + 11)); // a clean sample of 50 ms
+    CHECK(h.t.rtt().srtt() == duration::micros(93750)); // 7/8 * 100 + 1/8 * 50
+    CHECK(h.t.rtt().rttvar() == 50_ms);                 // 3/4 * 50 + 1/4 * 50
+    CHECK(h.t.rtt().rto() == duration::micros(293750)); // SRTT + 4 * RTTVAR
+}
+
+TEST_CASE("ESTABLISHED: the RTO never goes below 200 ms (RTO min)") {
+    harness h;
+    h.establish_as_client(1_ms); // SRTT 1 ms: 1 + 4 * 0.5 = 3 ms before the floor
+    CHECK(h.t.rtt().rto() == 200_ms);
+    h.send("x");
+    const sent s = h.poll_one();
+    CHECK(h.t.retransmit_deadline() == s.when + 200_ms);
+    const auto out = h.run_until(s.when + 200_ms);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].when == s.when + 200_ms);
+}
+
+TEST_CASE("ESTABLISHED: on RTO the loss window is one segment from SND.UNA (RFC 5681 3.1)") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(3000));
+    CHECK(h.poll().size() == 3);
+    CHECK(h.t.cwnd() == 10000); // IW10 (RFC 6928)
+    const auto out = h.run_until(h.now + 300_ms);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].seq() == our_iss + 1);
+    CHECK(out[0].len() == 1000);
+    CHECK(h.t.cwnd() == 1000);
+    CHECK(h.t.ssthresh() == 2000); // max(FlightSize / 2, 2 * SMSS)
+    h.in(ack(peer_iss + 1, our_iss + 1001));
+    const auto next = h.poll();
+    REQUIRE(next.size() == 2); // slow start: cwnd 1000 + 1000 (ssthresh 2000)
+    CHECK(next[0].seq() == our_iss + 1001);
+    CHECK(next[1].seq() == our_iss + 2001);
+}
+
+TEST_CASE("ESTABLISHED: after tcp_retries2 (15) retransmissions the connection fails with timed_out") {
+    config c = test_config();
+    c.retries2 = 3;
+    harness h(c);
+    h.establish_as_client();
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    // retransmissions at +300, +900, +2100 ms; the fourth expiry (+4500 ms) gives up
+    const auto out = h.run_until(t1 + 4500_ms - 1_us);
+    CHECK(out.size() == 3);
+    CHECK(h.st() == state::established);
+    h.run_until(t1 + 4500_ms);
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+// ================================================================== fast retransmit (RFC 5681 3.2)
+
+TEST_CASE("ESTABLISHED: three duplicate ACKs trigger a fast retransmit of the first unACKed segment") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(5000));
+    REQUIRE(h.poll().size() == 5);
+    h.in(ack(peer_iss + 1, our_iss + 1001)); // segment 1 arrived, segment 2 was lost
+    h.poll_none();
+    h.in(ack(peer_iss + 1, our_iss + 1001)); // dup 1 (segment 3)
+    h.in(ack(peer_iss + 1, our_iss + 1001)); // dup 2 (segment 4)
+    h.poll_none();
+    h.in(ack(peer_iss + 1, our_iss + 1001)); // dup 3 (segment 5)
+    const sent r = h.poll_one();
+    CHECK(r.seq() == our_iss + 1001);
+    CHECK(r.len() == 1000);
+    CHECK(h.t.stats().fast_retransmits == 1);
+    CHECK(h.t.ssthresh() == 2000); // FlightSize 4000 / 2
+    CHECK(h.t.cwnd() == 5000);     // ssthresh + 3 * SMSS
+    CHECK(h.t.snd_nxt().value() == our_iss + 5001); // SND.NXT untouched
+    h.in(ack(peer_iss + 1, our_iss + 5001));        // the hole is filled: full ACK
+    CHECK(h.t.cwnd() == 2000);                      // deflated to ssthresh
+    h.poll_none();
+}
+
+TEST_CASE("ESTABLISHED: an ACK that updates the window is not a duplicate ACK") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(4000));
+    REQUIRE(h.poll().size() == 4);
+    h.in(ack(peer_iss + 1, our_iss + 1001, 60000));
+    h.in(ack(peer_iss + 1, our_iss + 1001, 50000));
+    h.in(ack(peer_iss + 1, our_iss + 1001, 40000));
+    h.poll_none();
+    CHECK(h.t.stats().fast_retransmits == 0);
+}
+
+// ================================================================== persist (RFC 1122 4.2.2.17)
+
+TEST_CASE("ESTABLISHED: a zero window starts the persist timer; probes back off exactly; data resumes when it opens") {
+    harness h;
+    h.establish_as_client(); // RTO 300 ms
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    CHECK(h.t.send_window() == 0);
+    h.send("hello");
+    h.poll_none();
+    const instant t0 = h.now;
+    CHECK(h.t.persist_deadline() == t0 + 300_ms);
+    CHECK(h.t.next_deadline() == t0 + 300_ms);
+    const auto probes = h.run_until(t0 + 2100_ms);
+    REQUIRE(probes.size() == 3);
+    CHECK(probes[0].when == t0 + 300_ms);
+    CHECK(probes[1].when == t0 + 900_ms);  // +600
+    CHECK(probes[2].when == t0 + 2100_ms); // +1200
+    for (const auto& p : probes) {
+        CHECK(p.flags() == A);
+        CHECK(p.seq() == our_iss); // SND.UNA - 1: any live receiver answers with its window
+        CHECK(p.ack() == peer_iss + 1);
+        CHECK(p.len() == 0);
+    }
+    CHECK(h.t.next_deadline() == t0 + 4500_ms);
+    // the peer answers a probe, still closed: the backoff continues
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    h.poll_none();
+    CHECK(h.t.next_deadline() == t0 + 4500_ms);
+    // the window opens
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, our_iss + 1, 65535));
+    CHECK(h.t.persist_deadline() == instant::never());
+    const sent d = h.poll_one();
+    CHECK(d.seq() == our_iss + 1);
+    CHECK(d.payload == "hello");
+    CHECK(h.t.retransmit_deadline() == h.now + 300_ms);
+}
+
+TEST_CASE("ESTABLISHED: with nothing to send a zero window starts no timer") {
+    harness h;
+    h.establish_as_client();
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    h.poll_none();
+    CHECK(h.t.next_deadline() == instant::never());
+}
+
+// ================================================================== keepalive (RFC 1122 4.2.3.6)
+
+TEST_CASE("ESTABLISHED: keepalive is off by default: an idle connection has no deadline") {
+    harness h;
+    h.establish_as_client();
+    CHECK(h.t.next_deadline() == instant::never());
+}
+
+TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s; 9 unanswered probes end it with timed_out at 7875 s") {
+    config c = test_config();
+    c.keepalive = true;
+    harness h(c);
+    h.establish_as_client();
+    const instant t0 = h.now; // the last segment from the peer
+    CHECK(h.t.next_deadline() == t0 + 7200_s);
+    const auto probes = h.run_until(t0 + 7875_s - 1_us);
+    REQUIRE(probes.size() == 9);
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        INFO("probe " << i + 1);
+        CHECK(probes[i].when == t0 + 7200_s + 75_s * static_cast<std::int64_t>(i));
+        CHECK(probes[i].flags() == A);
+        CHECK(probes[i].seq() == our_iss); // SND.NXT - 1, no data (RFC 1122 4.2.3.6)
+        CHECK(probes[i].ack() == peer_iss + 1);
+        CHECK(probes[i].len() == 0);
+    }
+    CHECK(h.st() == state::established);
+    CHECK(h.t.next_deadline() == t0 + 7875_s);
+    CHECK(h.run_until(t0 + 7875_s).empty());
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+TEST_CASE("ESTABLISHED: an answered keepalive probe restarts the idle time") {
+    config c = test_config();
+    c.keepalive = true;
+    harness h(c);
+    h.establish_as_client();
+    const instant t0 = h.now;
+    REQUIRE(h.run_until(t0 + 7200_s).size() == 1);
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, our_iss + 1));
+    h.poll_none();
+    CHECK(h.t.next_deadline() == h.now + 7200_s);
+    const auto probes = h.run_until(h.now + 7200_s + 75_s * 9 - 1_us);
+    CHECK(probes.size() == 9);
+    CHECK(h.st() == state::established);
+}
