@@ -2,7 +2,9 @@
 # apt-get, and only if something is missing (a dpkg query per package is the fast path).
 # Debian 12 package names. Never add libboost-dev: it conflicts with libboost1.81-dev.
 
-corotcp_packages=(cmake ninja-build g++ catch2 libboost1.81-dev liburing-dev pkg-config graphviz tshark libbenchmark-dev)
+# The TUN interop tests (tests/tun/) also need: curl socat iproute2 nftables python3 iputils-ping tshark.
+corotcp_packages=(cmake ninja-build g++ catch2 libboost1.81-dev liburing-dev pkg-config graphviz tshark libbenchmark-dev
+                  curl socat iproute2 nftables python3 iputils-ping)
 
 corotcp_install_deps() {
     local missing=() package

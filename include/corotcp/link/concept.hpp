@@ -23,6 +23,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 
 #include "corotcp/link/packet.hpp"
@@ -47,6 +48,14 @@ struct link_archetype {
     instant poll_at() const;
 };
 static_assert(link<link_archetype>);
+
+/// A link (or a reference to one) with `bool wait(instant deadline)`: it can block until packets may
+/// be ready (a real device; see blocking_link in async/stack.hpp). Wrappers forward wait() exactly
+/// when the link they wrap has it, so wrapping a TUN link keeps it blocking.
+template <class L>
+concept waitable_link = requires(std::remove_reference_t<L>& l, instant deadline) {
+    { l.wait(deadline) } -> std::convertible_to<bool>;
+};
 } // namespace detail
 
 } // namespace corotcp

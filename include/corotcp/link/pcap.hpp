@@ -158,6 +158,15 @@ public:
 
     [[nodiscard]] instant poll_at() const { return inner_.poll_at(); }
 
+    /// Only when the inner link can block (a TUN device): flushes the capture (so that it is complete
+    /// up to this point even if the process is killed while blocked), then blocks in the inner link.
+    bool wait(instant deadline)
+        requires detail::waitable_link<L>
+    {
+        writer_.flush();
+        return inner_.wait(deadline);
+    }
+
     [[nodiscard]] L& inner() noexcept { return inner_; }
     [[nodiscard]] const L& inner() const noexcept { return inner_; }
     [[nodiscard]] pcap_writer& writer() noexcept { return writer_; }

@@ -80,6 +80,13 @@ public:
 
     [[nodiscard]] instant poll_at() const { return inner_.poll_at(); }
 
+    /// Only when the inner link can block (a TUN device): blocks in it.
+    bool wait(instant deadline)
+        requires detail::waitable_link<L>
+    {
+        return inner_.wait(deadline);
+    }
+
     [[nodiscard]] L& inner() noexcept { return inner_; }
     [[nodiscard]] const L& inner() const noexcept { return inner_; }
     [[nodiscard]] bool enabled() const noexcept { return enabled_; }

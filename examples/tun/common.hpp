@@ -1,0 +1,299 @@
+// examples/tun/common.hpp: what every TUN example shares: the common options, opening the device,
+// configuring the kernel side, the stack on a real clock, signals, and the optional capture.
+//
+// Common options (every program):
+//   --tun NAME           the TUN device (created if it does not exist; default tun0)
+//   --ip ADDR            the address of this stack (required; never the kernel's)
+//   --kernel-ip A/P      give the kernel side address A with prefix P and bring the device up
+//   --mtu N              IP MTU (default: the device's; with --kernel-ip it is also set on the device)
+//   --offload            IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): receive 64 KB GSO frames
+//   --split-gso          with --offload: cut GSO frames into MSS segments
+//   --no-uring           plain read()/write() + ppoll() instead of io_uring
+//   --pcap FILE          record every packet (LINKTYPE_RAW; tshark/wireshark read it)
+//   --trace              print every packet, tcpdump-style, to stderr
+//   --verbose            print connection state changes and link counters to stderr
+#pragma once
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "corotcp/async/real_clock.hpp"
+#include "corotcp/async/run_loop.hpp"
+#include "corotcp/async/stack.hpp"
+#include "corotcp/link/pcap.hpp"
+#include "corotcp/link/tun.hpp"
+#include "corotcp/link/tun_config.hpp"
+#include "corotcp/wire/print.hpp"
+
+namespace tun_example {
+
+inline constexpr const char* common_usage =
+    "  --tun NAME         TUN device to attach to or create (default tun0)\n"
+    "  --ip ADDR          this stack's IPv4 address (required; not the kernel's)\n"
+    "  --kernel-ip A/P    configure the kernel side: address A, prefix P, device up\n"
+    "  --mtu N            IP MTU (default: the device's)\n"
+    "  --offload          IFF_VNET_HDR + TSO4/CSUM offload (receive 64 KB GSO frames)\n"
+    "  --split-gso        with --offload: split GSO frames into MSS-sized segments\n"
+    "  --no-uring         use read()/write() + ppoll() instead of io_uring\n"
+    "  --pcap FILE        record every packet to FILE (pcap, LINKTYPE_RAW)\n"
+    "  --trace            print every packet, tcpdump-style, to stderr\n"
+    "  --verbose          print state changes and link counters to stderr\n"
+    "  --help             this text\n";
+
+struct common_options {
+    std::string tun = "tun0";
+    std::optional<corotcp::wire::ipv4_address> ip;
+    std::optional<corotcp::ipv4_prefix> kernel_ip;
+    std::size_t mtu = 0;
+    bool offload = false;
+    bool split_gso = false;
+    bool no_uring = false;
+    std::string pcap;
+    bool trace = false;
+    bool verbose = false;
+};
+
+enum class arg_result { consumed, unknown, error };
+
+/// Parses argv[i] (and its value) if it is a common option.
+inline arg_result parse_common(const char* prog, int argc, char** argv, int& i, common_options& o) {
+    const std::string_view a = argv[i];
+    const auto value = [&]() -> const char* {
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, argv[i]);
+            return nullptr;
+        }
+        return argv[++i];
+    };
+    if (a == "--tun") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        o.tun = v;
+    } else if (a == "--ip") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        o.ip = corotcp::wire::ipv4_address::parse(v);
+        if (!o.ip) {
+            std::fprintf(stderr, "%s: --ip: not an IPv4 address: %s\n", prog, v);
+            return arg_result::error;
+        }
+    } else if (a == "--kernel-ip") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        o.kernel_ip = corotcp::ipv4_prefix::parse(v);
+        if (!o.kernel_ip || o.kernel_ip->length == 0) {
+            std::fprintf(stderr, "%s: --kernel-ip: expected ADDR/PREFIX (e.g. 10.0.0.1/24), got %s\n", prog, v);
+            return arg_result::error;
+        }
+    } else if (a == "--mtu") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        char* end = nullptr;
+        const unsigned long m = std::strtoul(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || m < 576 || m > 65535) {
+            std::fprintf(stderr, "%s: --mtu: expected 576..65535, got %s\n", prog, v);
+            return arg_result::error;
+        }
+        o.mtu = m;
+    } else if (a == "--pcap") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        o.pcap = v;
+    } else if (a == "--offload") {
+        o.offload = true;
+    } else if (a == "--split-gso") {
+        o.split_gso = true;
+    } else if (a == "--no-uring") {
+        o.no_uring = true;
+    } else if (a == "--trace") {
+        o.trace = true;
+    } else if (a == "--verbose") {
+        o.verbose = true;
+    } else {
+        return arg_result::unknown;
+    }
+    return arg_result::consumed;
+}
+
+/// The TUN link, plus an optional capture and trace: one stack type for every configuration.
+class app_link {
+public:
+    app_link(corotcp::tun_link tun, std::unique_ptr<corotcp::pcap_writer> pcap, bool trace)
+        : tun_(std::move(tun)), pcap_(std::move(pcap)), trace_(trace) {}
+
+    [[nodiscard]] std::size_t mtu() const { return tun_.mtu(); }
+
+    void transmit(corotcp::instant now, corotcp::packet p) {
+        if (pcap_) pcap_->write(now, std::as_const(p).bytes());
+        if (trace_) print(now, '>', std::as_const(p).bytes());
+        tun_.transmit(now, std::move(p));
+    }
+
+    std::size_t receive(corotcp::instant now, corotcp::packet_batch& out) {
+        const std::size_t first = out.size();
+        const std::size_t n = tun_.receive(now, out);
+        for (std::size_t i = first; i < out.size(); ++i) {
+            if (pcap_) pcap_->write(now, std::as_const(out[i]).bytes());
+            if (trace_) print(now, '<', std::as_const(out[i]).bytes());
+        }
+        return n;
+    }
+
+    [[nodiscard]] corotcp::instant poll_at() const { return tun_.poll_at(); }
+
+    bool wait(corotcp::instant deadline) {
+        if (pcap_) pcap_->flush();
+        return tun_.wait(deadline);
+    }
+
+    [[nodiscard]] corotcp::tun_link& tun() noexcept { return tun_; }
+    [[nodiscard]] corotcp::pcap_writer* pcap() noexcept { return pcap_.get(); }
+
+private:
+    static void print(corotcp::instant now, char dir, std::span<const std::uint8_t> bytes) {
+        std::fprintf(stderr, "%lld.%06lld %c %s\n", static_cast<long long>(now.us / 1000000),
+                     static_cast<long long>(now.us % 1000000), dir, corotcp::wire::format_tcpdump(bytes).c_str());
+    }
+
+    corotcp::tun_link tun_;
+    std::unique_ptr<corotcp::pcap_writer> pcap_;
+    bool trace_;
+};
+static_assert(corotcp::blocking_link<app_link>);
+
+using loop_type = corotcp::run_loop<corotcp::real_clock>;
+using stack_type = corotcp::basic_stack<app_link>;
+using connection = stack_type::connection;
+
+// --- signals: SIGINT/SIGTERM end the loop (io_uring_enter returns EINTR: no SA_RESTART) ----------------
+inline volatile std::sig_atomic_t stop_requested = 0;
+inline void on_signal(int /*sig*/) { stop_requested = 1; }
+inline void install_signal_handlers() {
+    struct sigaction sa{};
+    sa.sa_handler = &on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+/// Opens the device, configures the kernel side if asked, and builds the stack. Prints a clear
+/// message and returns nullptr on failure.
+inline std::unique_ptr<stack_type> open_stack(const char* prog, loop_type& loop, const common_options& o,
+                                              corotcp::tcp::config tcp = {}) {
+    if (!o.ip) {
+        std::fprintf(stderr, "%s: --ip ADDR is required (see --help)\n", prog);
+        return nullptr;
+    }
+    if (o.kernel_ip) {
+        if (o.kernel_ip->address == *o.ip) {
+            std::fprintf(stderr, "%s: --ip %s is the kernel side's address (--kernel-ip): pick another one\n", prog,
+                         o.ip->to_string().c_str());
+            return nullptr;
+        }
+        if (!o.kernel_ip->contains(*o.ip))
+            std::fprintf(stderr, "%s: warning: %s is outside %s: the kernel will not route to it through %s\n", prog,
+                         o.ip->to_string().c_str(), o.kernel_ip->to_string().c_str(), o.tun.c_str());
+    }
+    corotcp::tun_options to;
+    to.name = o.tun;
+    to.mtu = o.mtu;
+    to.offload = o.offload;
+    to.split_gso = o.split_gso;
+    to.io = o.no_uring ? corotcp::tun_io::plain : corotcp::tun_io::automatic;
+    to.log = [prog](std::string_view msg) {
+        std::fprintf(stderr, "%s: %.*s\n", prog, static_cast<int>(msg.size()), msg.data());
+    };
+    auto tun = corotcp::tun_link::open(std::move(to));
+    if (!tun) {
+        std::fprintf(stderr, "%s: cannot open TUN device %s: %s\n", prog, o.tun.c_str(), tun.error().message().c_str());
+        return nullptr;
+    }
+    if (o.kernel_ip) {
+        if (auto ec = corotcp::configure_kernel_side(o.tun, *o.kernel_ip, o.mtu)) {
+            std::fprintf(stderr, "%s: cannot configure %s on %s: %s\n", prog, o.kernel_ip->to_string().c_str(),
+                         o.tun.c_str(), ec.message().c_str());
+            return nullptr;
+        }
+    }
+    if (o.verbose) std::fprintf(stderr, "%s: %s\n", prog, tun->describe().c_str());
+    std::unique_ptr<corotcp::pcap_writer> pcap;
+    if (!o.pcap.empty()) {
+        // Wall-clock timestamps in the capture: steady_clock time plus the offset to the epoch.
+        const auto wall = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+        corotcp::pcap_options po;
+        po.time_offset = corotcp::duration::micros(wall - loop.now().us);
+        pcap = std::make_unique<corotcp::pcap_writer>(std::filesystem::path(o.pcap), po);
+        if (!pcap->ok()) {
+            std::fprintf(stderr, "%s: cannot write %s: %s\n", prog, o.pcap.c_str(), std::strerror(errno));
+            return nullptr;
+        }
+    }
+    corotcp::iface::settings s;
+    s.address = *o.ip;
+    s.tcp = tcp;
+    auto stack = std::make_unique<stack_type>(loop, app_link(std::move(*tun), std::move(pcap), o.trace), s);
+    if (o.verbose) {
+        stack->on_state_change([prog](const corotcp::iface::four_tuple& t, corotcp::tcp::state from,
+                                      corotcp::tcp::state to, corotcp::tcp::event why) {
+            std::fprintf(stderr, "%s: %s:%u > %s:%u  %s -> %s  (%s)\n", prog, t.local.to_string().c_str(),
+                         t.local_port, t.remote.to_string().c_str(), t.remote_port,
+                         std::string(corotcp::tcp::to_string(from)).c_str(),
+                         std::string(corotcp::tcp::to_string(to)).c_str(),
+                         std::string(corotcp::tcp::to_string(why)).c_str());
+        });
+    }
+    return stack;
+}
+
+/// Runs the loop until `done()` or a signal. Returns false if a signal ended it.
+template <class Done>
+bool run_until(loop_type& loop, Done&& done) {
+    loop.run_until([&] { return stop_requested != 0 || done(); }, corotcp::duration::seconds(3600LL * 24 * 365));
+    return stop_requested == 0;
+}
+
+inline void print_link_stats(const char* prog, stack_type& s) {
+    const auto& st = s.link().tun().stats();
+    std::fprintf(stderr,
+                 "%s: link: rx %llu frames (%llu bytes, %llu gso, %llu csum) -> %llu packets, %llu errors; tx %llu "
+                 "packets (%llu bytes), %llu errors, %llu dropped; %llu submits, %llu waits\n",
+                 prog, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
+                 (unsigned long long)st.rx_gso, (unsigned long long)st.rx_csum, (unsigned long long)st.rx_delivered,
+                 (unsigned long long)st.rx_errors, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+                 (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
+                 (unsigned long long)st.waits);
+}
+
+/// Splits "HOST:PORT".
+inline bool parse_host_port(std::string_view s, corotcp::wire::ipv4_address& host, std::uint16_t& port) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    const auto h = corotcp::wire::ipv4_address::parse(s.substr(0, colon));
+    const std::string p(s.substr(colon + 1));
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(p.c_str(), &end, 10);
+    if (!h || p.empty() || *end != '\0' || v == 0 || v > 65535) return false;
+    host = *h;
+    port = static_cast<std::uint16_t>(v);
+    return true;
+}
+
+inline bool parse_port(const char* s, std::uint16_t& port) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v == 0 || v > 65535) return false;
+    port = static_cast<std::uint16_t>(v);
+    return true;
+}
+
+} // namespace tun_example

@@ -1,0 +1,724 @@
+// corotcp/link/tun.hpp: a link to the Linux kernel through a TUN device, driven by io_uring.
+//
+//     auto link = corotcp::tun_link::open({.name = "tun0"});        // expected<tun_link>
+//     if (!link) { std::fprintf(stderr, "%s\n", link.error().message().c_str()); return 1; }
+//     corotcp::run_loop<corotcp::real_clock> loop;
+//     corotcp::basic_stack<corotcp::tun_link> stack(loop, std::move(*link), settings);
+//
+// The device is opened with IFF_TUN | IFF_NO_PI: every read and write is one bare IPv4 packet. A
+// device of the given name is attached to if it exists (a persistent one from `ip tuntap add`), or
+// created (it then disappears when the link is closed). tun_config.hpp configures the kernel side
+// (address, netmask, up) of a device.
+//
+// The I/O path (io_uring, liburing >= 2.0):
+//   * `reads_in_flight` reads are always armed, each into its own buffer of a ring of buffers that is
+//     registered with the kernel (IORING_OP_READ_FIXED) when it allows it, plain reads otherwise;
+//   * transmit() queues a write (the packet is kept until its completion) and submits nothing;
+//   * receive() reaps completions from the shared completion ring (no system call), re-arms the reads
+//     and submits every queued write and read in one io_uring_submit, only if anything is queued;
+//   * wait(deadline) is one io_uring_submit_and_wait_timeout: the run loop of basic_stack blocks in
+//     it instead of sleeping, so an arriving packet wakes it at once.
+// When io_uring cannot be set up (an old kernel, seccomp, io_uring_disabled), the link falls back to a
+// non-blocking descriptor with read(), write() and ppoll(), and says so once through `log`.
+//
+// Offloads (tun_options::offload): IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4). Every
+// frame then carries a struct virtio_net_hdr. The kernel may hand us TCP packets whose checksum is
+// not finished (VIRTIO_NET_HDR_F_NEEDS_CSUM: it is finished here, fused with the copy out of the read
+// buffer) and GSO super-frames of up to 64 KB (gso_size = the MSS): they are either handed up whole
+// (the interface accepts IPv4 packets of any size up to 64 KB) or, with `split_gso`, cut into MSS-sized
+// segments with their own IP and TCP checksums. If the kernel refuses the offloads, the link works
+// exactly as without them. Transmitted packets always carry complete checksums and no GSO (sending
+// super-segments needs the engine to emit them; see docs/tun.md).
+//
+// Time: `now` is the caller's; wait() converts its deadline to a relative timeout against
+// std::chrono::steady_clock, which is the clock of corotcp::real_clock. Use this link with
+// run_loop<real_clock>.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "corotcp/link/concept.hpp"
+#include "corotcp/link/packet.hpp"
+#include "corotcp/link/tun_error.hpp"
+#include "corotcp/util/expected.hpp"
+#include "corotcp/util/time.hpp"
+#include "corotcp/wire/bytes.hpp"
+#include "corotcp/wire/checksum.hpp"
+
+namespace corotcp {
+
+/// How the link does its I/O.
+enum class tun_io {
+    automatic, ///< io_uring if it can be set up, else plain read()/write() (with a message)
+    io_uring,  ///< io_uring or fail
+    plain,     ///< non-blocking read()/write() + ppoll()
+};
+
+struct tun_options {
+    std::string name = "tun0";       ///< the device; created if it does not exist and `create`
+    bool create = true;              ///< false: only attach to an existing device
+    std::size_t mtu = 0;             ///< IP MTU the stack is told; 0: the device's (SIOCGIFMTU)
+    bool offload = false;            ///< IFF_VNET_HDR + TUNSETOFFLOAD(CSUM | TSO4)
+    bool split_gso = false;          ///< with offload: cut GSO frames into MSS segments (else whole)
+    tun_io io = tun_io::automatic;
+    unsigned reads_in_flight = 64;   ///< reads armed at all times (io_uring)
+    unsigned writes_in_flight = 512; ///< queued or unfinished writes at most; more are dropped
+    std::function<void(std::string_view)> log{}; ///< notices (e.g. the fallback); empty: stderr
+};
+
+/// What the link counted.
+struct tun_stats {
+    std::uint64_t rx_packets = 0;   ///< frames read from the device
+    std::uint64_t rx_bytes = 0;
+    std::uint64_t rx_delivered = 0; ///< packets handed to the stack (> rx_packets when GSO is split)
+    std::uint64_t rx_errors = 0;    ///< failed reads, runt frames, bad virtio headers
+    std::uint64_t rx_gso = 0;       ///< GSO super-frames received
+    std::uint64_t rx_csum = 0;      ///< checksums finished for the kernel (NEEDS_CSUM)
+    std::uint64_t tx_packets = 0;   ///< writes completed
+    std::uint64_t tx_bytes = 0;
+    std::uint64_t tx_errors = 0;    ///< failed writes
+    std::uint64_t tx_dropped = 0;   ///< larger than the MTU, or too many writes in flight
+    std::uint64_t submits = 0;      ///< io_uring_submit calls (system calls on the busy path)
+    std::uint64_t waits = 0;        ///< blocking waits
+};
+
+namespace detail {
+
+inline void tun_log_stderr(std::string_view msg) {
+    std::fprintf(stderr, "corotcp tun: %.*s\n", static_cast<int>(msg.size()), msg.data());
+}
+
+[[nodiscard]] inline bool valid_ifname(std::string_view n) noexcept {
+    if (n.empty() || n.size() >= IFNAMSIZ || n == "." || n == "..") return false;
+    for (const char c : n) {
+        if (c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || static_cast<unsigned char>(c) < 0x21)
+            return false;
+    }
+    return true;
+}
+
+/// A file descriptor that closes itself.
+class unique_fd {
+public:
+    unique_fd() noexcept = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    ~unique_fd() { reset(); }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+/// The MTU of network device `name`, or an error.
+[[nodiscard]] inline expected<std::size_t> query_device_mtu(const std::string& name) {
+    unique_fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) return errno_code();
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), std::size_t{IFNAMSIZ - 1}));
+    if (::ioctl(s.get(), SIOCGIFMTU, &ifr) < 0) return errno_code();
+    return static_cast<std::size_t>(ifr.ifr_mtu);
+}
+
+// struct virtio_net_hdr of <linux/virtio_net.h> (which does not compile as C++: a member named
+// `class`), in the host's byte order as TUN uses it without TUNSETVNETBE.
+struct virtio_net_hdr {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;
+    std::uint16_t gso_size;
+    std::uint16_t csum_start;
+    std::uint16_t csum_offset;
+};
+static_assert(sizeof(virtio_net_hdr) == 10);
+inline constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+inline constexpr std::size_t vnet_hdr_len = sizeof(virtio_net_hdr); // 10: no TUNSETVNETHDRSZ
+inline constexpr std::uint64_t tx_tag = std::uint64_t{1} << 40;
+inline constexpr std::uint64_t cancel_tag = std::uint64_t{1} << 41;
+
+/// Everything behind the tun_link handle (which is then cheap and safe to move: in-flight I/O points
+/// into this object and its buffers, never into the handle).
+class tun_impl {
+public:
+    tun_options opt;
+    unique_fd fd;
+    std::string name;
+    std::size_t mtu = 1500;
+    bool vnet = false;
+    unsigned offloads = 0; // TUN_F_* accepted by the kernel
+    tun_stats stats{};
+
+    // io_uring
+    io_uring ring{};
+    bool uring = false;
+    bool fixed_buffers = false;
+    std::size_t buf_size = 0;
+    std::unique_ptr<std::uint8_t[]> rx_mem;
+    std::vector<bool> rx_armed;
+    unsigned rx_armed_count = 0;
+    instant rearm_at = instant::never(); // idle read buffers (after an error) are armed again then
+    struct tx_slot {
+        packet p;
+        iovec iov[2]{};
+    };
+    std::vector<tx_slot> tx;
+    std::vector<std::uint32_t> tx_free;
+    unsigned tx_in_flight = 0;
+
+    packet_batch pending_rx; // reaped outside receive() (transmit() making room)
+    std::vector<packet> pool; // storage of finished writes, reused for received packets
+    std::vector<std::uint8_t> scratch; // plain mode: the read buffer
+    const std::uint8_t zero_hdr[vnet_hdr_len]{};
+
+    tun_impl() = default;
+    tun_impl(const tun_impl&) = delete;
+    tun_impl& operator=(const tun_impl&) = delete;
+
+    ~tun_impl() {
+        if (!uring) return;
+        // Let queued writes reach the kernel (a final ACK or FIN), cancel the reads, and wait (bounded)
+        // until the kernel no longer touches our buffers.
+        for (unsigned i = 0; i < rx_armed.size(); ++i) {
+            if (!rx_armed[i]) continue;
+            io_uring_sqe* sqe = get_sqe();
+            if (sqe == nullptr) break;
+            io_uring_prep_cancel64(sqe, i, 0);
+            io_uring_sqe_set_data64(sqe, cancel_tag);
+        }
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        packet_batch sink;
+        while ((tx_in_flight > 0 || rx_armed_count > 0) && std::chrono::steady_clock::now() < give_up) {
+            __kernel_timespec ts{0, 50'000'000};
+            io_uring_cqe* cqe = nullptr;
+            const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
+            if (r < 0 && r != -ETIME && r != -EINTR) break;
+            reap(instant{}, sink, /*rearm=*/false);
+            sink.clear();
+        }
+        io_uring_queue_exit(&ring);
+    }
+
+    void log(std::string_view msg) const {
+        if (opt.log) opt.log(msg);
+        else tun_log_stderr(msg);
+    }
+
+    [[nodiscard]] std::size_t max_frame() const noexcept {
+        return (vnet && (offloads & TUN_F_TSO4) != 0) ? 65535 : std::max<std::size_t>(mtu, 576);
+    }
+
+    // ---------------------------------------------------------------- setup
+
+    std::error_code open_device() {
+        if (!valid_ifname(opt.name)) return tun_errc::invalid_name;
+        name = opt.name;
+        const bool existed = ::if_nametoindex(name.c_str()) != 0;
+        if (!existed && !opt.create) return tun_errc::no_such_device;
+
+        fd = unique_fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+        if (!fd) {
+            const int e = errno;
+            if (e == ENOENT || e == ENODEV || e == ENXIO) return tun_errc::no_tun_driver;
+            if (e == EACCES || e == EPERM) return tun_errc::permission_denied;
+            return errno_code(e);
+        }
+        const auto set_iff = [&](short flags) {
+            ifreq ifr{};
+            ifr.ifr_flags = flags;
+            std::memcpy(ifr.ifr_name, name.data(), name.size());
+            return ::ioctl(fd.get(), TUNSETIFF, &ifr) < 0 ? errno : 0;
+        };
+        short flags = IFF_TUN | IFF_NO_PI;
+        int e = set_iff(static_cast<short>(flags | (opt.offload ? IFF_VNET_HDR : 0)));
+        if (e == EINVAL && opt.offload && set_iff(flags) == 0) {
+            e = 0;
+            log("IFF_VNET_HDR refused by the kernel: offloads off");
+        } else if (e == 0) {
+            vnet = opt.offload;
+        }
+        if (e != 0) {
+            if (e == EPERM || e == EACCES) return tun_errc::permission_denied;
+            if (e == EBUSY) return tun_errc::name_in_use;
+            if (e == EINVAL && existed) return tun_errc::not_a_tun_device;
+            return errno_code(e);
+        }
+        if (vnet) {
+            unsigned want = TUN_F_CSUM | TUN_F_TSO4;
+            if (::ioctl(fd.get(), TUNSETOFFLOAD, want) < 0) {
+                want = TUN_F_CSUM;
+                if (::ioctl(fd.get(), TUNSETOFFLOAD, want) < 0) want = 0;
+            }
+            offloads = want;
+            if (want != (TUN_F_CSUM | TUN_F_TSO4))
+                log(want == 0 ? "TUNSETOFFLOAD refused: no checksum or segmentation offload"
+                              : "TUNSETOFFLOAD(TSO4) refused: checksum offload only");
+        }
+        if (opt.mtu != 0) {
+            mtu = opt.mtu;
+        } else if (auto m = query_device_mtu(name)) {
+            mtu = *m;
+        } else {
+            return m.error();
+        }
+        mtu = std::clamp<std::size_t>(mtu, 576, 65535);
+        return {};
+    }
+
+    std::error_code setup_io() {
+        if (opt.io != tun_io::plain) {
+            const std::error_code ec = setup_uring();
+            if (!ec) return {};
+            if (opt.io == tun_io::io_uring) return ec;
+            log("io_uring unavailable (" + ec.message() + "): falling back to read()/write() and ppoll()");
+        }
+        const int fl = ::fcntl(fd.get(), F_GETFL);
+        if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0) return errno_code();
+        scratch.resize(max_frame() + (vnet ? vnet_hdr_len : 0));
+        return {};
+    }
+
+    std::error_code setup_uring() {
+        const unsigned depth = std::clamp(opt.reads_in_flight, 1u, 1024u);
+        const unsigned writes = std::clamp(opt.writes_in_flight, 1u, 8192u);
+        unsigned entries = 1;
+        while (entries < depth + 64) entries <<= 1; // reads + a batch of writes between two submits
+        io_uring_params p{};
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = std::max(entries * 4, depth + writes + 16);
+        if (const int r = io_uring_queue_init_params(entries, &ring, &p); r < 0) return errno_code(-r);
+        uring = true;
+
+        buf_size = (max_frame() + (vnet ? vnet_hdr_len : 0) + 63) & ~std::size_t{63};
+        rx_mem.reset(new std::uint8_t[buf_size * depth]);
+        rx_armed.assign(depth, false);
+        std::vector<iovec> iovs(depth);
+        for (unsigned i = 0; i < depth; ++i) iovs[i] = {rx_mem.get() + std::size_t{i} * buf_size, buf_size};
+        fixed_buffers = io_uring_register_buffers(&ring, iovs.data(), depth) == 0;
+
+        tx.resize(writes);
+        tx_free.reserve(writes);
+        for (std::uint32_t i = writes; i > 0; --i) tx_free.push_back(i - 1);
+
+        for (unsigned i = 0; i < depth; ++i) arm_read(i);
+        if (const int r = io_uring_submit(&ring); r < 0) {
+            const std::error_code ec = errno_code(-r);
+            io_uring_queue_exit(&ring);
+            uring = false;
+            rx_armed.clear();
+            rx_armed_count = 0;
+            return ec;
+        }
+        ++stats.submits;
+        return {};
+    }
+
+    // ---------------------------------------------------------------- io_uring helpers
+
+    io_uring_sqe* get_sqe() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        if (sqe == nullptr) {
+            submit();
+            sqe = io_uring_get_sqe(&ring);
+        }
+        return sqe;
+    }
+
+    void submit() {
+        if (io_uring_sq_ready(&ring) == 0) return;
+        io_uring_submit(&ring);
+        ++stats.submits;
+    }
+
+    void arm_read(unsigned i) {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr) return; // stays idle; armed again later
+        std::uint8_t* buf = rx_mem.get() + std::size_t{i} * buf_size;
+        if (fixed_buffers) io_uring_prep_read_fixed(sqe, fd.get(), buf, static_cast<unsigned>(buf_size), 0, static_cast<int>(i));
+        else io_uring_prep_read(sqe, fd.get(), buf, static_cast<unsigned>(buf_size), 0);
+        io_uring_sqe_set_data64(sqe, i);
+        rx_armed[i] = true;
+        ++rx_armed_count;
+    }
+
+    /// Handles every completion that is ready (no system call).
+    void reap(instant now, packet_batch& out, bool rearm = true) {
+        io_uring_cqe* cqes[64];
+        for (;;) {
+            const unsigned n = io_uring_peek_batch_cqe(&ring, cqes, 64);
+            if (n == 0) break;
+            for (unsigned k = 0; k < n; ++k) complete(now, *cqes[k], out, rearm);
+            io_uring_cq_advance(&ring, n);
+        }
+        if (rearm && rearm_at <= now) {
+            rearm_at = instant::never();
+            for (unsigned i = 0; i < rx_armed.size(); ++i)
+                if (!rx_armed[i]) arm_read(i);
+        }
+    }
+
+    void complete(instant now, const io_uring_cqe& cqe, packet_batch& out, bool rearm) {
+        const std::uint64_t tag = cqe.user_data;
+        if (tag == LIBURING_UDATA_TIMEOUT || tag == cancel_tag) return;
+        if ((tag & tx_tag) != 0) {
+            const auto slot = static_cast<std::uint32_t>(tag & 0xFFFF'FFFFu);
+            if (slot >= tx.size()) return;
+            if (cqe.res < 0) ++stats.tx_errors;
+            else {
+                ++stats.tx_packets;
+                stats.tx_bytes += static_cast<std::uint64_t>(cqe.res);
+            }
+            recycle(std::move(tx[slot].p));
+            tx_free.push_back(slot);
+            --tx_in_flight;
+            return;
+        }
+        const auto i = static_cast<unsigned>(tag);
+        if (i >= rx_armed.size() || !rx_armed[i]) return;
+        rx_armed[i] = false;
+        --rx_armed_count;
+        if (cqe.res > 0) {
+            deliver(rx_mem.get() + std::size_t{i} * buf_size, static_cast<std::size_t>(cqe.res), out);
+        } else if (cqe.res != -EAGAIN && cqe.res != -EINTR && cqe.res != -ECANCELED) {
+            ++stats.rx_errors; // e.g. the device went away: retry later, do not spin
+            if (rearm) {
+                rearm_at = earliest(rearm_at, now + duration::millis(100));
+                return;
+            }
+        }
+        if (rearm) arm_read(i);
+    }
+
+    // ---------------------------------------------------------------- packets
+
+    packet take_packet(std::size_t n) {
+        if (pool.empty()) {
+            packet p;
+            p.reserve(std::max<std::size_t>(n, 2048));
+            p.resize(n);
+            return p;
+        }
+        packet p = std::move(pool.back());
+        pool.pop_back();
+        p.resize(n);
+        return p;
+    }
+
+    void recycle(packet&& p) {
+        if (pool.size() < 1024 && p.capacity() > 0) {
+            p.clear();
+            pool.push_back(std::move(p));
+        }
+    }
+
+    /// One frame read from the device becomes one or more packets for the stack.
+    void deliver(const std::uint8_t* buf, std::size_t n, packet_batch& out) {
+        ++stats.rx_packets;
+        stats.rx_bytes += n;
+        if (!vnet) {
+            packet p = take_packet(n);
+            std::memcpy(p.data(), buf, n);
+            out.push_back(std::move(p));
+            ++stats.rx_delivered;
+            return;
+        }
+        if (n < vnet_hdr_len) {
+            ++stats.rx_errors;
+            return;
+        }
+        virtio_net_hdr h;
+        std::memcpy(&h, buf, vnet_hdr_len); // host byte order: no TUNSETVNETBE
+        buf += vnet_hdr_len;
+        n -= vnet_hdr_len;
+        const unsigned gso = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+        if (gso != VIRTIO_NET_HDR_GSO_NONE) ++stats.rx_gso;
+        if (gso == VIRTIO_NET_HDR_GSO_TCPV4 && opt.split_gso && h.gso_size > 0 && split(buf, n, h.gso_size, out))
+            return;
+        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
+            const std::size_t start = h.csum_start;
+            const std::size_t field = start + h.csum_offset;
+            if (start > n || field + 2 > n) {
+                ++stats.rx_errors;
+                return;
+            }
+            packet p = take_packet(n);
+            std::memcpy(p.data(), buf, start);
+            wire::checksum_accumulator acc; // the field holds the pseudo-header sum: sum over it all
+            acc.add_copy(p.data() + start, {buf + start, n - start});
+            wire::store_be16(p.data() + field, acc.finish());
+            ++stats.rx_csum;
+            out.push_back(std::move(p));
+            ++stats.rx_delivered;
+            return;
+        }
+        packet p = take_packet(n);
+        std::memcpy(p.data(), buf, n);
+        out.push_back(std::move(p));
+        ++stats.rx_delivered;
+    }
+
+    /// Cuts a TCP/IPv4 GSO frame into segments of `mss` payload bytes, each with its own IP header
+    /// (id incremented, checksum), sequence number, flags (FIN and PSH on the last only, CWR on the
+    /// first only) and complete TCP checksum. False if the frame is not a sane TCP/IPv4 frame.
+    bool split(const std::uint8_t* buf, std::size_t n, std::size_t mss, packet_batch& out) {
+        if (n < 20 || (buf[0] >> 4) != 4 || buf[9] != 6) return false;
+        const std::size_t ihl = std::size_t{buf[0] & 0x0Fu} * 4;
+        if (ihl < 20 || n < ihl + 20) return false;
+        const std::size_t thl = std::size_t{buf[ihl + 12]} / 16 * 4;
+        const std::size_t hdrs = ihl + thl;
+        if (thl < 20 || n < hdrs) return false;
+        const std::size_t payload = n - hdrs;
+        const std::uint32_t seq0 = wire::load_be32(buf + ihl + 4);
+        const std::uint16_t id0 = wire::load_be16(buf + 4);
+        const std::uint8_t flags0 = buf[ihl + 13];
+        const std::uint32_t src = wire::load_be32(buf + 12);
+        const std::uint32_t dst = wire::load_be32(buf + 16);
+        std::size_t k = 0;
+        for (std::size_t off = 0; off < payload || (payload == 0 && k == 0); off += mss, ++k) {
+            const std::size_t len = std::min(mss, payload - off);
+            const bool last = off + len >= payload;
+            packet p = take_packet(hdrs + len);
+            std::uint8_t* q = p.data();
+            std::memcpy(q, buf, hdrs);
+            wire::store_be16(q + 2, static_cast<std::uint16_t>(hdrs + len));
+            wire::store_be16(q + 4, static_cast<std::uint16_t>(id0 + k));
+            wire::store_be16(q + 10, 0);
+            wire::store_be16(q + 10, wire::internet_checksum({q, ihl}));
+            std::uint8_t* t = q + ihl;
+            wire::store_be32(t + 4, seq0 + static_cast<std::uint32_t>(off));
+            std::uint8_t f = flags0;
+            if (!last) f &= static_cast<std::uint8_t>(~0x09u); // FIN, PSH
+            if (k > 0) f &= static_cast<std::uint8_t>(~0x80u);  // CWR
+            t[13] = f;
+            wire::store_be16(t + 16, 0);
+            wire::checksum_accumulator acc;
+            acc.add_u16(wire::ipv4_pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(thl + len)));
+            acc.add({t, thl});
+            acc.add_copy(q + hdrs, {buf + hdrs + off, len});
+            wire::store_be16(t + 16, acc.finish());
+            out.push_back(std::move(p));
+            ++stats.rx_delivered;
+            if (payload == 0) break;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- the link operations
+
+    void transmit(instant now, packet&& p) {
+        if (p.size() > max_frame() || p.empty()) {
+            ++stats.tx_dropped;
+            recycle(std::move(p));
+            return;
+        }
+        if (!uring) return write_plain(std::move(p));
+        if (tx_free.empty()) { // make room: finished writes come back
+            submit();
+            reap(now, pending_rx);
+        }
+        if (tx_free.empty()) {
+            ++stats.tx_dropped;
+            recycle(std::move(p));
+            return;
+        }
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr) {
+            ++stats.tx_dropped;
+            recycle(std::move(p));
+            return;
+        }
+        const std::uint32_t slot = tx_free.back();
+        tx_free.pop_back();
+        tx_slot& s = tx[slot];
+        s.p = std::move(p);
+        if (vnet) {
+            s.iov[0] = {const_cast<std::uint8_t*>(zero_hdr), vnet_hdr_len};
+            s.iov[1] = {s.p.data(), s.p.size()};
+            io_uring_prep_writev(sqe, fd.get(), s.iov, 2, 0);
+        } else {
+            io_uring_prep_write(sqe, fd.get(), s.p.data(), static_cast<unsigned>(s.p.size()), 0);
+        }
+        io_uring_sqe_set_data64(sqe, tx_tag | slot);
+        ++tx_in_flight;
+    }
+
+    void write_plain(packet&& p) {
+        ssize_t r;
+        if (vnet) {
+            iovec iov[2] = {{const_cast<std::uint8_t*>(zero_hdr), vnet_hdr_len}, {p.data(), p.size()}};
+            r = ::writev(fd.get(), iov, 2);
+        } else {
+            r = ::write(fd.get(), p.data(), p.size());
+        }
+        if (r < 0) ++stats.tx_errors;
+        else {
+            ++stats.tx_packets;
+            stats.tx_bytes += static_cast<std::uint64_t>(r);
+        }
+        recycle(std::move(p));
+    }
+
+    std::size_t receive(instant now, packet_batch& out) {
+        const std::size_t first = out.size();
+        if (!pending_rx.empty()) {
+            for (auto& p : pending_rx) out.push_back(std::move(p));
+            pending_rx.clear();
+        }
+        if (uring) {
+            reap(now, out);
+            submit(); // queued writes + re-armed reads: one system call, only if anything is queued
+        } else {
+            for (int i = 0; i < 256; ++i) {
+                const ssize_t r = ::read(fd.get(), scratch.data(), scratch.size());
+                if (r < 0) {
+                    if (errno != EAGAIN && errno != EINTR) ++stats.rx_errors;
+                    break;
+                }
+                if (r == 0) break;
+                deliver(scratch.data(), static_cast<std::size_t>(r), out);
+            }
+        }
+        return out.size() - first;
+    }
+
+    [[nodiscard]] instant poll_at() const {
+        if (!pending_rx.empty()) return instant{};
+        if (uring && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0)) return instant{};
+        return rearm_at;
+    }
+
+    bool wait(instant deadline) {
+        if (!pending_rx.empty()) return true;
+        const instant now{std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count()};
+        const std::int64_t cap = std::int64_t{3600} * 1'000'000;
+        const std::int64_t us = std::clamp<std::int64_t>((earliest(deadline, rearm_at) - now).us, 0, cap);
+        ++stats.waits;
+        if (uring) {
+            if (io_uring_cq_ready(&ring) > 0) return true;
+            if (us == 0) {
+                submit();
+                return true;
+            }
+            __kernel_timespec ts{us / 1'000'000, (us % 1'000'000) * 1000};
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_sq_ready(&ring) > 0) ++stats.submits;
+            const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
+            return r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY;
+        }
+        pollfd pfd{fd.get(), POLLIN, 0};
+        timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>((us % 1'000'000) * 1000)};
+        const int r = ::ppoll(&pfd, 1, &ts, nullptr);
+        return r >= 0 || errno == EINTR;
+    }
+};
+
+} // namespace detail
+
+/// A TUN device as a corotcp link (and a blocking one: see wait()). Move-only.
+class tun_link {
+public:
+    /// Opens (attaches to or creates) the device and sets up its I/O.
+    [[nodiscard]] static expected<tun_link> open(tun_options options = {}) {
+        auto impl = std::make_unique<detail::tun_impl>();
+        impl->opt = std::move(options);
+        if (auto ec = impl->open_device()) return ec;
+        if (auto ec = impl->setup_io()) return ec;
+        return tun_link(std::move(impl));
+    }
+
+    tun_link(tun_link&&) noexcept = default;
+    tun_link& operator=(tun_link&&) noexcept = default;
+    ~tun_link() = default;
+
+    // --- corotcp::link
+    [[nodiscard]] std::size_t mtu() const noexcept { return impl_->mtu; }
+    void transmit(instant now, packet p) { impl_->transmit(now, std::move(p)); }
+    std::size_t receive(instant now, packet_batch& out) { return impl_->receive(now, out); }
+    [[nodiscard]] instant poll_at() const { return impl_->poll_at(); }
+
+    // --- blocking link
+    /// Blocks until a completion (a packet, usually) is ready, a signal arrives, or `deadline` (a
+    /// steady_clock instant, as real_clock keeps them) passes. Submits queued writes on the way.
+    bool wait(instant deadline) { return impl_->wait(deadline); }
+
+    // --- inspection
+    [[nodiscard]] const std::string& name() const noexcept { return impl_->name; }
+    [[nodiscard]] int fd() const noexcept { return impl_->fd.get(); }
+    [[nodiscard]] bool uses_io_uring() const noexcept { return impl_->uring; }
+    [[nodiscard]] bool registered_buffers() const noexcept { return impl_->fixed_buffers; }
+    [[nodiscard]] bool vnet_header() const noexcept { return impl_->vnet; }
+    /// TUN_F_* flags the kernel accepted (0 without offload).
+    [[nodiscard]] unsigned offloads() const noexcept { return impl_->offloads; }
+    [[nodiscard]] const tun_stats& stats() const noexcept { return impl_->stats; }
+
+    /// One line describing the I/O path, e.g. "io_uring, 64 reads in flight, registered buffers".
+    [[nodiscard]] std::string describe() const {
+        const auto& i = *impl_;
+        std::string s = i.name + ": mtu " + std::to_string(i.mtu) + ", ";
+        if (i.uring) {
+            s += "io_uring, " + std::to_string(i.rx_armed.size()) + " reads in flight, " +
+                 (i.fixed_buffers ? "registered buffers" : "plain buffers");
+        } else {
+            s += "read()/write() + ppoll()";
+        }
+        if (i.vnet) {
+            s += ", vnet header, offloads:";
+            if (i.offloads == 0) s += " none";
+            if ((i.offloads & TUN_F_CSUM) != 0) s += " csum";
+            if ((i.offloads & TUN_F_TSO4) != 0) s += i.opt.split_gso ? " tso4 (split)" : " tso4";
+        }
+        return s;
+    }
+
+private:
+    explicit tun_link(std::unique_ptr<detail::tun_impl> impl) noexcept : impl_(std::move(impl)) {}
+    std::unique_ptr<detail::tun_impl> impl_;
+};
+
+static_assert(link<tun_link>);
+
+} // namespace corotcp

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# curl (the kernel's TCP) -> http_server (corotcp) over TUN: GET, HEAD, five requests on one keep-alive
+# connection, a 10 MiB body intact (sha256), HTTP/1.0, a malformed request answered 400, 200 parallel
+# connections, ping answered, curl to a closed port refused; the pcap of the run read by tshark.
+# Usage: http.sh BIN_DIR [example options, e.g. --offload]
+TUN_TEST_TOOLS="curl socat ping tshark ss"
+source "$(dirname "$0")/lib.sh"
+tun_test_init "$@"
+
+mkdir -p "$WORK/www"
+random_file "$WORK/www/big.bin" $((10 * 1024 * 1024))
+echo "<p>corotcp test page</p>" >"$WORK/www/index.html"
+
+bg server "$BIN_DIR/http_server" --tun "$TUN" --ip "$STACK_IP" --port 80 --kernel-ip "$KERNEL_IP/24" \
+    --root "$WORK/www" --pcap "$WORK/http.pcap" --verbose "${EXTRA_OPTS[@]}"
+SERVER=$LAST_PID
+wait_for_line "$WORK/server.out" "^listening on $STACK_IP:80$" || exit 1
+URL="http://$STACK_IP"
+CURL=(curl -sS --max-time 20)
+
+check "GET / returns the page" \
+    bash -c '[ "$("$@")" = "<p>corotcp test page</p>" ]' _ "${CURL[@]}" "$URL/"
+check "HEAD gives the length and no body" \
+    bash -c 'out=$("$@"); echo "$out" | grep -q "^HTTP/1.1 200" && echo "$out" | grep -qi "^Content-Length: 10485760" && [ $(printf "%s" "$out" | wc -c) -lt 300 ]' \
+    _ "${CURL[@]}" -I "$URL/big.bin"
+check "five requests on one keep-alive connection" \
+    bash -c '[ "$("$@" 2>&1 | grep -c "Re-using existing connection")" -eq 4 ]' \
+    _ "${CURL[@]}" -v -o /dev/null -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
+    "$URL/" "$URL/" "$URL/index.html" "$URL/" "$URL/"
+check "10 MiB body intact (sha256)" \
+    bash -c '"$@" -o "$0/big.out" && cmp -s "$0/big.out" "$0/www/big.bin"' "$WORK" "${CURL[@]}" "$URL/big.bin"
+check "HTTP/1.0: response, then the server closes" \
+    bash -c '"$@" | tr -d "\r" | grep -q "^Connection: close"' _ "${CURL[@]}" -0 -i "$URL/"
+check "404 for a missing file" \
+    bash -c '[ "$("$@")" = 404 ]' _ "${CURL[@]}" -o /dev/null -w "%{http_code}" "$URL/missing"
+check "malformed request answered 400" \
+    bash -c 'printf "GARBAGE / HTTP/9\r\n\r\n" | timeout 10 socat -t 5 - TCP:'"$STACK_IP"':80 | head -1 | grep -q "^HTTP/1.1 400"'
+check "ping: ICMP echo replies" \
+    bash -c 'timeout 10 ping -c 3 -i 0.2 -W 2 '"$STACK_IP"' | grep -q "3 received"'
+check "curl to a closed port: connection refused" \
+    bash -c 'out=$(curl -sS -v --max-time 10 http://'"$STACK_IP"':81/ 2>&1); [ $? -eq 7 ] && echo "$out" | grep -qi "connection refused"'
+
+# 200 parallel connections: every one gets the page
+par() {
+    local i ok=0 pids=()
+    for i in $(seq 200); do
+        curl -sS --max-time 30 -o "$WORK/par.$i" "$URL/" 2>>"$WORK/par.err" &
+        pids+=($!)
+    done
+    wait "${pids[@]}" # only the curls: a bare `wait` would wait for the server too
+    for i in $(seq 200); do
+        [ "$(cat "$WORK/par.$i" 2>/dev/null)" = "<p>corotcp test page</p>" ] && ok=$((ok + 1))
+    done
+    log "parallel: $ok/200 responses correct"
+    [ "$ok" -eq 200 ]
+}
+check "200 parallel connections" par
+
+stop_pid "$SERVER"
+check "http_server exits 0 on SIGTERM" [ "$STOP_RC" -eq 0 ]
+grep -h "requests served\|link:" "$WORK/server.err" | sed "s/^/[$TUN_TEST_NAME]   /"
+check "pcap read by tshark, no malformed packet" tshark_clean "$WORK/http.pcap" 1000

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Byte-exact transfers between the kernel's TCP and corotcp over TUN:
+#   socat -> echo_server: $SIZE_MIB MiB (and 100 MiB without loss) each way;
+#   tcp_client -> a socat sink (corotcp -> kernel), from a socat source (kernel -> corotcp), and to a
+#   Python server that reads everything and sends it back (both directions, with a half-close).
+# With LOSS_PERCENT=N (e.g. 5) nftables drops N % of the TCP packets both ways on the TUN device first.
+# Usage: transfer.sh BIN_DIR [example options, e.g. --offload]
+TUN_TEST_TOOLS="socat python3 nft ss"
+source "$(dirname "$0")/lib.sh"
+tun_test_init "$@"
+LOSS=${LOSS_PERCENT:-0}
+
+# 8 MiB per transfer; 2 MiB under loss (corotcp's sender recovers slowly from loss: see docs/tun.md)
+SIZE_MIB=8
+[ "$LOSS" -gt 0 ] && SIZE_MIB=2
+random_file "$WORK/8m.bin" $((SIZE_MIB * 1024 * 1024))
+make_persistent_tun || exit 1
+
+if [ "$LOSS" -gt 0 ]; then
+    nft -f - <<NFT || { log "FAIL: cannot install the nftables drop rules"; exit 1; }
+table inet corotcp_test {
+    chain in  { type filter hook input priority 0; iifname "$TUN" meta l4proto tcp numgen random mod 100 < $LOSS counter drop; }
+    chain out { type filter hook output priority 0; oifname "$TUN" meta l4proto tcp numgen random mod 100 < $LOSS counter drop; }
+}
+NFT
+    log "nftables drops $LOSS % of the TCP packets on $TUN, both ways"
+fi
+
+COMMON=(--tun "$TUN" --ip "$STACK_IP" "${EXTRA_OPTS[@]}")
+
+# --- socat -> echo_server ------------------------------------------------------------------------------
+bg echo "$BIN_DIR/echo_server" "${COMMON[@]}" --port 7 --verbose
+ECHO=$LAST_PID
+wait_for_line "$WORK/echo.out" "^listening on $STACK_IP:7$" || exit 1
+echo_through() { # FILE
+    timeout 60 socat -b 65536 -t 30 - "TCP:$STACK_IP:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
+}
+check "socat -> echo_server: $SIZE_MIB MiB each way, byte-exact" echo_through "$WORK/8m.bin"
+if [ "$LOSS" -eq 0 ]; then
+    random_file "$WORK/100m.bin" $((100 * 1024 * 1024))
+    start=$(date +%s.%N)
+    check "socat -> echo_server: 100 MiB each way, byte-exact" echo_through "$WORK/100m.bin"
+    log "  100 MiB echoed in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+    rm -f "$WORK/100m.bin" "$WORK/echoed.bin"
+fi
+stop_pid "$ECHO"
+check "echo_server exits 0 on SIGTERM" [ "$STOP_RC" -eq 0 ]
+grep -h "link:" "$WORK/echo.err" | sed "s/^/[$TUN_TEST_NAME]   /"
+
+CLIENT=("$BIN_DIR/tcp_client" "${COMMON[@]}")
+
+# --- tcp_client -> socat sink (corotcp -> kernel) ------------------------------------------------------
+bg sink socat -u "TCP-LISTEN:7001,bind=$KERNEL_IP,reuseaddr" "OPEN:$WORK/sunk.bin,creat,trunc"
+SINK=$LAST_PID
+wait_for_port "$KERNEL_IP" 7001 || exit 1
+check "tcp_client -> socat: $SIZE_MIB MiB corotcp -> kernel" \
+    bash -c 'timeout 60 "$@" --connect '"$KERNEL_IP"':7001 <"$0/8m.bin" >/dev/null 2>"$0/client1.err"' "$WORK" "${CLIENT[@]}"
+for _ in $(seq 100); do kill -0 "$SINK" 2>/dev/null || break; sleep 0.05; done
+check "  ... received byte-exact by the kernel" cmp -s "$WORK/8m.bin" "$WORK/sunk.bin"
+
+# --- socat source -> tcp_client (kernel -> corotcp) ----------------------------------------------------
+bg source socat -u "OPEN:$WORK/8m.bin" "TCP-LISTEN:7002,bind=$KERNEL_IP,reuseaddr"
+wait_for_port "$KERNEL_IP" 7002 || exit 1
+check "socat -> tcp_client: $SIZE_MIB MiB kernel -> corotcp, byte-exact" \
+    bash -c 'timeout 60 "$@" --connect '"$KERNEL_IP"':7002 </dev/null >"$0/got.bin" 2>"$0/client2.err" && cmp -s "$0/got.bin" "$0/8m.bin"' \
+    "$WORK" "${CLIENT[@]}"
+
+# --- tcp_client -> a Python server that returns what it read, after our half-close ---------------------
+cat >"$WORK/server.py" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(60)
+c, _ = s.accept()
+c.settimeout(60)
+data = bytearray()
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    data += b
+c.sendall(bytes(reversed(data)))
+c.close()
+PY
+bg python python3 "$WORK/server.py" "$KERNEL_IP" 7003
+wait_for_port "$KERNEL_IP" 7003 || exit 1
+python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(bytes(reversed(d)))' \
+    "$WORK/8m.bin" "$WORK/8m.rev"
+check "tcp_client <-> python3: $SIZE_MIB MiB each way (reversed after EOF), byte-exact" \
+    bash -c 'timeout 60 "$@" --connect '"$KERNEL_IP"':7003 <"$0/8m.bin" >"$0/py.bin" 2>"$0/client3.err" && cmp -s "$0/py.bin" "$0/8m.rev"' \
+    "$WORK" "${CLIENT[@]}"
+
+if [ "$LOSS" -gt 0 ]; then
+    nft list table inet corotcp_test | grep -o "counter packets [0-9]*" | sed "s/^/[$TUN_TEST_NAME]   dropped: /"
+fi
