@@ -168,6 +168,12 @@ inline std::string describe(const sent& s) {
 [[nodiscard]] inline config test_config() {
     config c;
     c.window_scaling = false; // unscaled windows keep the numbers readable; scaling has its own tests
+    // Options and the congestion algorithm have their own test files (tcb_options_test,
+    // tcb_sack_test, tcb_congestion_test); elsewhere headers stay bare and cwnd follows NewReno.
+    c.timestamps = false;
+    c.sack = false;
+    c.tail_loss_probe = false;
+    c.congestion = congestion_control::newreno;
     return c;
 }
 

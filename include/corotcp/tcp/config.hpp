@@ -11,6 +11,12 @@
 
 namespace corotcp::tcp {
 
+/// The congestion-control algorithm of a connection (tcp/congestion.hpp).
+enum class congestion_control : std::uint8_t {
+    newreno, ///< RFC 5681 + RFC 6582
+    cubic,   ///< RFC 9438, Linux's default and ours
+};
+
 struct config {
     // --- segment size and buffers ---
     /// The MSS we announce and the largest payload we send (the stack sets it from the link's MTU - 40).
@@ -20,6 +26,16 @@ struct config {
     std::size_t recv_buffer = 128 * 1024;
     /// RFC 7323 window scaling; offered on SYN, used only if the peer offers it too.
     bool window_scaling = true;
+    /// RFC 7323 timestamps (tcp_timestamps): offered on SYN, used only if both SYNs carry them. Costs
+    /// 12 bytes of every header (the payload MSS shrinks by 12), buys RTT samples on every ACK,
+    /// samples through retransmissions, and PAWS.
+    bool timestamps = true;
+    /// RFC 2018 selective acknowledgements (tcp_sack): SACK-permitted offered on SYN, used if both
+    /// offer it; then loss recovery follows RFC 6675 and duplicates are reported as D-SACK (RFC 2883).
+    bool sack = true;
+    /// RFC 8985 7 tail loss probe (tcp_early_retrans 3): with SACK, when the ACK clock stops,
+    /// probe after ~2 SRTT with new data or the last segment, instead of waiting for the RTO.
+    bool tail_loss_probe = true;
 
     // --- connection establishment (RFC 9293 3.8.1, RFC 6298 2.1) ---
     unsigned syn_retries = 6;    ///< tcp_syn_retries: SYNs resent at 1,2,4,..,32 s; connect() fails after 127 s
@@ -52,6 +68,8 @@ struct config {
 
     // --- congestion control (RFC 5681; RFC 6928 initial window) ---
     std::uint32_t initial_cwnd_segments = 10;
+    /// tcp_congestion_control: CUBIC (RFC 9438) as on Linux, or NewReno (RFC 5681, RFC 6582).
+    congestion_control congestion = congestion_control::cubic;
 };
 
 } // namespace corotcp::tcp

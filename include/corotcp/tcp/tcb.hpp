@@ -15,6 +15,14 @@
 // Sending follows RFC 9293 3.8.6 (window management, SWS avoidance), RFC 896 (Nagle), RFC 6298
 // (retransmission timer, Karn), RFC 5681/6582 (slow start, congestion avoidance, fast
 // retransmit/NewReno recovery), RFC 1122 4.2.2.17 (persist) and 4.2.3.6 (keepalive).
+// Options: RFC 7323 timestamps (RTT from TSecr on every ACK, PAWS) and window scaling; RFC 2018
+// SACK blocks and RFC 2883 D-SACK as a receiver; as a sender, with SACK, RFC 6675 loss recovery
+// (scoreboard.hpp: IsLost, pipe, NextSeg; only the holes are resent) and the RFC 8985 tail loss
+// probe; without SACK, NewReno. cwnd and ssthresh belong to the congestion model (congestion.hpp:
+// CUBIC by default, or NewReno), chosen per connection by config::congestion.
+//
+// After an RTO the scoreboard is kept (RFC 6675 5.1 leaves the choice open): go-back-N skips what
+// the peer SACKed, as Linux does; a second consecutive RTO clears it in case the receiver reneged.
 #pragma once
 
 #include <algorithm>
@@ -27,9 +35,11 @@
 
 #include "corotcp/tcp/buffer.hpp"
 #include "corotcp/tcp/config.hpp"
+#include "corotcp/tcp/congestion.hpp"
 #include "corotcp/tcp/reassembly.hpp"
 #include "corotcp/tcp/reset.hpp"
 #include "corotcp/tcp/rtt.hpp"
+#include "corotcp/tcp/scoreboard.hpp"
 #include "corotcp/tcp/state.hpp"
 #include "corotcp/tcp/time_wait.hpp"
 #include "corotcp/util/error.hpp"
@@ -68,6 +78,9 @@ struct tcb_stats {
     std::uint64_t fast_retransmits = 0;
     std::uint64_t challenge_acks = 0;
     std::uint64_t dropped_out_of_window = 0;
+    std::uint64_t paws_drops = 0;     ///< segments dropped by PAWS (RFC 7323 5.3)
+    std::uint64_t dsacks_sent = 0;    ///< ACKs that reported a duplicate (RFC 2883)
+    std::uint64_t tail_loss_probes = 0; ///< probes sent when the PTO fired (RFC 8985 7)
 };
 
 template <buffer_policy Buffers = heap_buffers>
@@ -79,7 +92,7 @@ public:
     tcb(const config& cfg, std::uint16_t local_port, std::uint16_t remote_port)
         : cfg_(cfg), local_port_(local_port), remote_port_(remote_port),
           rtt_(rtt_config{cfg.rto_initial, cfg.rto_min, cfg.rto_max, duration::millis(1)}),
-          snd_buf_(cfg.send_buffer), rcv_buf_(cfg.recv_buffer) {
+          cc_(cfg.congestion, 536, cfg.initial_cwnd_segments * 536), snd_buf_(cfg.send_buffer), rcv_buf_(cfg.recv_buffer) {
         snd_mss_ = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
         rcv_mss_ = std::min<std::uint32_t>(cfg_.mss, 536);
         rcv_wscale_ = cfg_.window_scaling ? wscale_for(rcv_buf_.capacity()) : 0;
@@ -101,7 +114,7 @@ public:
     void open_passive(instant now, seq32 iss, const wire::tcp_repr& syn) {
         transition(now, event::user_listen);
         init_send_space(iss);
-        take_syn(syn);
+        take_syn(now, syn);
         transition(now, event::rcv_syn);
     }
 
@@ -190,6 +203,7 @@ public:
         instant t = earliest(rtx_deadline_, persist_deadline_);
         t = earliest(t, delack_deadline_);
         t = earliest(t, keepalive_deadline_);
+        t = earliest(t, tlp_deadline_);
         return earliest(t, state_deadline_);
     }
 
@@ -211,8 +225,13 @@ public:
     [[nodiscard]] bool orphaned() const noexcept { return orphaned_; }
     [[nodiscard]] const tcb_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] const rtt_estimator& rtt() const noexcept { return rtt_; }
-    [[nodiscard]] std::uint32_t cwnd() const noexcept { return cwnd_; }
-    [[nodiscard]] std::uint32_t ssthresh() const noexcept { return ssthresh_; }
+    /// What the peer SACKed above SND.UNA (RFC 6675's scoreboard).
+    [[nodiscard]] const sack_scoreboard& scoreboard() const noexcept { return board_; }
+    [[nodiscard]] bool in_recovery() const noexcept { return in_recovery_; }
+    [[nodiscard]] std::uint32_t cwnd() const noexcept { return cc_.cwnd(); }
+    [[nodiscard]] std::uint32_t ssthresh() const noexcept { return cc_.ssthresh(); }
+    /// The congestion-control model in use (config::congestion), for its algorithm-specific state.
+    [[nodiscard]] const congestion_controller& congestion() const noexcept { return cc_; }
     [[nodiscard]] std::uint32_t send_window() const noexcept { return snd_wnd_; }
     [[nodiscard]] std::uint32_t send_mss() const noexcept { return snd_mss_; }
     [[nodiscard]] std::uint16_t local_port() const noexcept { return local_port_; }
@@ -223,6 +242,7 @@ public:
     [[nodiscard]] instant state_deadline() const noexcept { return state_deadline_; }
     [[nodiscard]] instant keepalive_deadline() const noexcept { return keepalive_deadline_; }
     [[nodiscard]] instant delayed_ack_deadline() const noexcept { return delack_deadline_; }
+    [[nodiscard]] instant probe_deadline() const noexcept { return tlp_deadline_; }
     // RFC 9293 sequence variables, read-only.
     [[nodiscard]] seq32 iss() const noexcept { return iss_; }
     [[nodiscard]] seq32 irs() const noexcept { return irs_; }
@@ -239,7 +259,18 @@ public:
     void set_waker(waker w) noexcept { waker_ = w; }
     void set_state_observer(state_observer o) noexcept { observer_ = o; }
     /// Adjusts the MSS we send with (path MTU changes, ICMP; never below 536 per RFC 9293 3.7.1).
-    void set_path_mss(std::uint32_t mss) noexcept { snd_mss_ = std::max<std::uint32_t>(536, std::min(mss, snd_mss_)); }
+    /// `mss` is the path's MTU - 40; option space (timestamps) is taken from it as from the peer's.
+    void set_path_mss(std::uint32_t mss) noexcept {
+        const std::uint32_t opt = ts_ok_ ? ts_option_space : 0;
+        snd_mss_ = std::max<std::uint32_t>(536 - opt, std::min(mss > opt ? mss - opt : 0, snd_mss_));
+        cc_.set_mss(snd_mss_);
+    }
+    /// Both ends agreed on timestamps (RFC 7323) / SACK (RFC 2018).
+    [[nodiscard]] bool timestamps_enabled() const noexcept { return ts_ok_; }
+    [[nodiscard]] bool sack_enabled() const noexcept { return sack_ok_; }
+    /// Our TSval at `now`, and TS.Recent (the peer's TSval we echo).
+    [[nodiscard]] std::uint32_t tsval_at(instant now) const noexcept { return tsval(now); }
+    [[nodiscard]] std::uint32_t ts_recent() const noexcept { return ts_recent_; }
 
 private:
     // ------------------------------------------------------------------ the state machine
@@ -283,16 +314,30 @@ private:
         snd_una_ = iss;
         snd_nxt_ = iss;
         snd_max_ = iss;
-        cwnd_ = cfg_.initial_cwnd_segments * snd_mss_;
+        cc_ = congestion_controller(cfg_.congestion, snd_mss_, cfg_.initial_cwnd_segments * snd_mss_);
+        // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
+        // The ISN is already an unpredictable per-connection number (RFC 6528); reuse it.
+        ts_offset_ = iss.value();
     }
 
     /// Takes the peer's SYN: IRS, RCV.NXT and its options (RFC 9293 3.10.7.2/3; RFC 7323 2.2).
-    void take_syn(const wire::tcp_repr& syn) {
+    void take_syn(instant now, const wire::tcp_repr& syn) {
         irs_ = syn.seq;
         rcv_nxt_ = syn.seq + 1;
+        last_ack_sent_ = rcv_nxt_;
         peer_syn_seen_ = true;
         if (syn.options.mss) snd_mss_ = std::max<std::uint32_t>(64, std::min<std::uint32_t>(*syn.options.mss, cfg_.mss));
         else snd_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
+        // RFC 7323 3.2 / RFC 2018 2: an option is used only if both SYNs carry it (ours carried
+        // it iff the config offers it). Timestamps take 12 bytes of every header from the payload
+        // (Linux: mss_cache = mss - TCPOLEN_TSTAMP_ALIGNED).
+        ts_ok_ = cfg_.timestamps && syn.options.timestamps.has_value();
+        if (ts_ok_) {
+            ts_recent_ = syn.options.timestamps->value;
+            ts_recent_stamp_ = now;
+            snd_mss_ -= ts_option_space;
+        }
+        sack_ok_ = cfg_.sack && syn.options.sack_permitted;
         if (syn.options.window_scale && cfg_.window_scaling) {
             snd_wscale_ = *syn.options.window_scale;
             wscale_ok_ = true;
@@ -304,7 +349,7 @@ private:
         max_snd_wnd_ = snd_wnd_;
         snd_wl1_ = syn.seq;
         snd_wl2_ = syn.ack;
-        cwnd_ = cfg_.initial_cwnd_segments * snd_mss_;
+        cc_ = congestion_controller(cfg_.congestion, snd_mss_, cfg_.initial_cwnd_segments * snd_mss_);
         // the window our SYN or SYN-ACK offers is unscaled (RFC 7323 2.2)
         rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), 0xFFFF));
     }
@@ -331,7 +376,7 @@ private:
         }
         // fourth: SYN
         if (!seg.has(tcp_flags::syn)) return;
-        take_syn(seg);
+        take_syn(now, seg);
         if (has_ack) {
             ack_our_syn(now, seg);
             transition(now, event::rcv_syn_ack);
@@ -347,6 +392,7 @@ private:
         snd_una_ = seg.ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
         if (rtx_count_ == 0 && rtt_timing_) rtt_.sample(now - rtt_start_);
+        else if (const auto r = rtt_from_echo(now, seg)) rtt_.sample(*r); // RFC 7323 4.1: SYN resent too
         // RFC 6298 5.7: if the SYN had to be retransmitted (so Karn's rule left us without a
         // sample), start data transfer with an RTO of at least 3 s.
         if (rtx_count_ > 0 && !rtt_.has_sample() && cfg_.rto_initial < duration::seconds(3))
@@ -402,12 +448,22 @@ private:
                 return;
             }
         }
+        if (paws_rejects(now, seg)) {
+            ++stats_.paws_drops;
+            ack_now_ = true;
+            return;
+        }
         const auto t = check_sequence(seg);
         if (!t) {
-            if (!seg.has(tcp_flags::rst)) ack_now_ = true;
+            if (!seg.has(tcp_flags::rst)) {
+                ack_now_ = true;
+                note_duplicate(seg);
+            }
             ++stats_.dropped_out_of_window;
             return;
         }
+        update_ts_recent(now, seg);
+        note_duplicate(seg); // partly old: the old part is a D-SACK
         if (seg.has(tcp_flags::rst)) return on_rst(now, seg);
         if (seg.has(tcp_flags::syn)) return challenge_ack(); // RFC 5961 4.2: SYN in a synchronized state
         if (!seg.has(tcp_flags::ack)) return;
@@ -486,11 +542,12 @@ private:
             return false;
         }
         const bool window_changed = update_send_window(seg);
+        const bool sacked_new = take_sack_blocks(seg);
         if (seg.ack > snd_una_) {
-            on_new_ack(now, seg.ack);
-        } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed &&
-                   snd_max_ > snd_una_) {
-            on_duplicate_ack();
+            on_new_ack(now, seg);
+        } else if (seg.ack == snd_una_ && snd_max_ > snd_una_ &&
+                   (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed))) {
+            on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
         }
         probes_out_ = 0;
         const bool fin_acked = our_fin_acked();
@@ -526,7 +583,8 @@ private:
         return changed;
     }
 
-    void on_new_ack(instant now, seq32 ack) {
+    void on_new_ack(instant now, const wire::tcp_repr& seg) {
+        const seq32 ack = seg.ack;
         auto acked = static_cast<std::uint32_t>(ack - snd_una_);
         const std::uint32_t flight_before = static_cast<std::uint32_t>(snd_max_ - snd_una_);
         if (fin_sent() && ack == *fin_seq_ + 1) --acked; // the FIN occupies one number, not a byte
@@ -536,51 +594,255 @@ private:
         // Karn's rule (RFC 6298 3): time only segments that were never retransmitted. The backed-
         // off RTO stays until such a sample collapses it (RFC 6298 5.3 and the note after 5.7;
         // Linux: "only reset backoff on valid RTT measurement"), so no reset_backoff() here.
+        // With timestamps (RFC 7323 4.1) every ACK that advances SND.UNA gives a sample, also for
+        // retransmitted data (so it ends the backoff); the timed segment, when it is covered, gives
+        // a finer one (microseconds, not TSval's milliseconds).
         if (rtt_timing_ && ack > rtt_seq_) {
             rtt_.sample(now - rtt_start_);
             rtt_timing_ = false;
+        } else if (const auto r = rtt_from_echo(now, seg)) {
+            rtt_.sample(*r);
         }
         rtx_count_ = 0;
         rtx_deadline_ = snd_una_ == snd_max_ ? instant::never() : now + rtt_.rto();
+        on_ack_for_probe(now, ack);
+        arm_probe(now);
         rtx_start_ = now;
-        on_congestion_ack(ack, acked, flight_before);
+        on_congestion_ack(now, ack, acked, flight_before);
         waker_.wake();
+    }
+
+    // --- timestamps (RFC 7323) ---
+
+    /// Our TSval at `now`: a 1 ms clock (RFC 7323 5.4 allows 1 ms..1 s per tick) plus the offset.
+    [[nodiscard]] std::uint32_t tsval(instant now) const noexcept {
+        return static_cast<std::uint32_t>(now.us / 1000) + ts_offset_;
+    }
+
+    /// RFC 7323 4.1: RTT = now - TSecr, for an ACK echoing one of our timestamps. TSecr 0 is
+    /// taken as "no echo" (Linux does the same: a peer that echoes 0 has nothing to echo).
+    [[nodiscard]] std::optional<duration> rtt_from_echo(instant now, const wire::tcp_repr& seg) const noexcept {
+        if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return std::nullopt;
+        const auto ms = static_cast<std::int32_t>(tsval(now) - seg.options.timestamps->echo);
+        if (ms < 0) return std::nullopt; // an echo from the future is forged or broken
+        return duration::millis(ms);
+    }
+
+    /// RFC 7323 5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is an old
+    /// duplicate; drop it (and ACK). TS.Recent is valid only if it is under 24 days old (5.5).
+    /// Segments without the option are accepted, as Linux does (7323 3.2 says SHOULD drop).
+    [[nodiscard]] bool paws_rejects(instant now, const wire::tcp_repr& seg) const noexcept {
+        if (!ts_ok_ || !seg.options.timestamps || seg.has(tcp_flags::rst)) return false;
+        if (now - ts_recent_stamp_ > paws_idle_limit) return false;
+        return static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < 0;
+    }
+
+    /// RFC 7323 4.3 / 5.3 R3: TS.Recent follows the TSval of segments that cover Last.ACK.sent,
+    /// so the echo measures the RTT of the segment that advanced the window, not of a later one.
+    void update_ts_recent(instant now, const wire::tcp_repr& seg) noexcept {
+        if (!ts_ok_ || !seg.options.timestamps) return;
+        const bool newer = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) >= 0;
+        const bool stale = now - ts_recent_stamp_ > paws_idle_limit; // invalid: any value replaces it
+        if ((newer || stale) && seg.seq <= last_ack_sent_) {
+            ts_recent_ = seg.options.timestamps->value;
+            ts_recent_stamp_ = now;
+        }
+    }
+
+    /// RFC 2883: remembers the duplicate part of an arriving segment (below RCV.NXT) for the first
+    /// SACK block of the next ACK.
+    void note_duplicate(const wire::tcp_repr& seg) noexcept {
+        if (!sack_ok_ || seg.payload.empty()) return;
+        const seq32 b = seg.has(tcp_flags::syn) ? seg.seq + 1 : seg.seq;
+        const seq32 e = b + static_cast<std::uint32_t>(seg.payload.size());
+        if (!(b < rcv_nxt_)) return;
+        dsack_ = wire::sack_block{b, seq_min(e, rcv_nxt_)};
+        ack_now_ = true; // the sender learns of its spurious retransmission at once
+    }
+
+    /// RFC 2883: the same for a segment beyond RCV.NXT that repeats bytes already queued.
+    void note_duplicate_beyond(std::uint32_t offset, std::uint32_t len) noexcept {
+        if (!sack_ok_) return;
+        for (const byte_range r : ooo_) {
+            if (r.begin <= offset && offset < r.end) {
+                dsack_ = wire::sack_block{rcv_nxt_ + offset, rcv_nxt_ + std::min(r.end, offset + len)};
+                ack_now_ = true;
+                return;
+            }
+        }
+    }
+
+    // --- the SACK scoreboard and loss recovery (RFC 6675) ---
+
+    /// Records the segment's SACK blocks; true if any octets were newly SACKed.
+    bool take_sack_blocks(const wire::tcp_repr& seg) noexcept {
+        if (!sack_ok_ || !seg.has(tcp_flags::ack)) return false;
+        const seq32 una = seq_max(snd_una_, seg.ack);
+        board_.advance(una);
+        bool fresh = false;
+        for (const auto& b : seg.options.sack_blocks()) {
+            if (tlp_end_ && b.right == *tlp_end_ && !(una < b.right)) tlp_dsacked_ = true; // the probe was a duplicate
+            fresh = board_.add(b.left, b.right, una, snd_max_) || fresh;
+        }
+        return fresh;
+    }
+
+    [[nodiscard]] bool sack_recovery() const noexcept { return in_recovery_ && sack_ok_; }
+
+    /// RFC 6675 4 SetPipe: the octets thought to be in the network. Per unSACKed segment between
+    /// SND.UNA and SND.MAX: its length if not IsLost, plus its length again if retransmitted.
+    [[nodiscard]] std::uint32_t pipe() const noexcept {
+        std::uint32_t n = 0;
+        seq32 s = snd_una_;
+        while (s < snd_max_) {
+            if (const auto r = board_.containing(s)) {
+                s = r->end;
+                continue;
+            }
+            const seq32 hole_end = board_.next_sacked_after(s, snd_max_);
+            const std::uint32_t len = std::min<std::uint32_t>(snd_mss_, static_cast<std::uint32_t>(hole_end - s));
+            if (!board_.is_lost(s, snd_mss_)) n += len;
+            if (s < high_rxt_) n += len;
+            s += len;
+        }
+        return n;
+    }
+
+    /// RFC 6675 4 NextSeg rules 1 and 3: the first unSACKed range at or above HighRxt and below the
+    /// highest SACKed octet (rule 1 also asks IsLost), at most one SMSS long.
+    [[nodiscard]] std::optional<seq_range> next_hole(bool must_be_lost) const noexcept {
+        if (board_.empty()) return std::nullopt;
+        seq32 s = seq_max(high_rxt_, snd_una_);
+        while (s < board_.highest()) {
+            if (const auto r = board_.containing(s)) {
+                s = r->end;
+                continue;
+            }
+            const seq32 hole_end = board_.next_sacked_after(s, board_.highest());
+            if (!must_be_lost || board_.is_lost(s, snd_mss_))
+                return seq_range{s, s + std::min<std::uint32_t>(snd_mss_, static_cast<std::uint32_t>(hole_end - s))};
+            return std::nullopt; // IsLost only gets weaker further up
+        }
+        return std::nullopt;
+    }
+
+    /// RFC 6675 5 steps (4.3) and (C): the head first, then while cwnd - pipe >= 1 SMSS the
+    /// segments NextSeg names - lost holes, then new data, then holes not yet deemed lost.
+    template <class Emit>
+    void send_recovery(instant now, Emit& emit) {
+        std::uint32_t in_pipe = pipe();
+        if (retransmit_head_) {
+            retransmit_head_ = false;
+            const std::uint32_t len = static_cast<std::uint32_t>(
+                board_.next_sacked_after(snd_una_, snd_una_ + std::min<std::uint32_t>(snd_mss_, snd_buf_.size())) - snd_una_);
+            in_pipe += resend_range(now, emit, snd_una_, len);
+        }
+        for (int guard = 0; guard < 1024 && cc_.cwnd() >= in_pipe + snd_mss_; ++guard) {
+            std::uint32_t sent = 0;
+            if (const auto hole = next_hole(true)) {
+                sent = resend_range(now, emit, hole->begin, hole->len());
+            } else if (sent = send_new_segment(now, emit, true); sent > 0) {
+            } else if (const auto maybe = next_hole(false)) {
+                sent = resend_range(now, emit, maybe->begin, maybe->len());
+            }
+            if (sent == 0) return;
+            in_pipe += sent;
+        }
+    }
+
+    /// One past the last data byte ever sent (SND.MAX, or our FIN's number once the FIN went).
+    [[nodiscard]] seq32 sent_data_end() const noexcept { return fin_sent() ? *fin_seq_ : snd_max_; }
+
+    /// Retransmits [seq, seq + len) (with our FIN if it ends there); HighRxt moves past it.
+    template <class Emit>
+    std::uint32_t resend_range(instant now, Emit& emit, seq32 seq, std::uint32_t len) {
+        const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(seq - data_base()));
+        len = std::min({len, payload_mss(), static_cast<std::uint32_t>(sent_data_end() - seq)});
+        len = static_cast<std::uint32_t>(std::min<std::size_t>(len, snd_buf_.size() > off ? snd_buf_.size() - off : 0));
+        const bool fin = fin_sent() && seq + len == *fin_seq_;
+        if (len == 0 && !fin) return 0;
+        emit_data(now, emit, seq, off, len, fin);
+        high_rxt_ = seq_max(high_rxt_, seq + len + (fin ? 1u : 0u));
+        return std::max<std::uint32_t>(len, 1);
+    }
+
+    // --- tail loss probe (RFC 8985 7) ---
+
+    /// RFC 8985 7.2: PTO = 2 SRTT, plus a worst-case delayed ACK (200 ms) when one segment is in
+    /// flight; no later than the RTO, which the probe then replaces (as Linux does). Only
+    /// with SACK, outside recovery, with an RTT sample and no probe of this episode outstanding.
+    void arm_probe(instant now) noexcept {
+        tlp_deadline_ = instant::never();
+        if (!cfg_.tail_loss_probe || !sack_ok_ || in_recovery_ || tlp_end_ || snd_max_ == snd_una_ ||
+            !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_)
+            return;
+        duration pto = rtt_.srtt() * 2;
+        if (static_cast<std::uint32_t>(snd_max_ - snd_una_) <= snd_mss_) pto += duration::millis(200);
+        tlp_deadline_ = earliest(now + pto, rtx_deadline_); // the probe may take the RTO's place (Linux)
+    }
+
+    /// RFC 8985 7.3: one new segment if the peer's window allows, else the last segment again.
+    /// The RTO is re-armed from now; TLP.end_seq remembers the probe (one per episode).
+    template <class Emit>
+    void send_probe(instant now, Emit& emit) {
+        tlp_pending_ = false;
+        tlp_retrans_ = false;
+        rtx_deadline_ = now + rtt_.rto();
+        if (send_new_segment(now, emit, true) == 0) {
+            const seq32 end = fin_sent() ? *fin_seq_ : snd_max_;
+            const auto len = std::min<std::uint32_t>(payload_mss(), static_cast<std::uint32_t>(end - snd_una_));
+            sending_probe_ = true;
+            const std::uint32_t sent = resend_range(now, emit, end - len, len);
+            sending_probe_ = false;
+            if (sent == 0) return;
+            tlp_retrans_ = true;
+        }
+        tlp_end_ = snd_max_;
+        tlp_dsacked_ = false;
+        ++stats_.tail_loss_probes;
+    }
+
+    /// RFC 8985 7.4 / 7.6: the episode ends when TLP.end_seq is ACKed. A retransmitted probe that
+    /// was not reported as a duplicate (D-SACK) repaired a real loss: congestion control reacts
+    /// once (RFC 8985 7.6.2), from cwnd: the flight at the probe is a single segment.
+    void on_ack_for_probe(instant now, seq32 ack) noexcept {
+        if (!tlp_end_ || ack < *tlp_end_) return;
+        if (tlp_retrans_ && !tlp_dsacked_) { // reduce from cwnd, as Linux's TLP recovery (CWR) does
+            cc_.enter_recovery(cc_.cwnd(), now);
+            cc_.exit_recovery(now);
+        }
+        tlp_end_.reset();
     }
 
     // --- congestion control (RFC 5681; NewReno recovery RFC 6582) ---
 
-    void on_congestion_ack(seq32 ack, std::uint32_t acked, std::uint32_t flight_before) {
-        if (in_recovery_) {
-            if (ack >= recover_) { // full acknowledgement: leave recovery, deflate the window
-                in_recovery_ = false;
-                cwnd_ = std::min(ssthresh_, std::max(flight_before - acked, snd_mss_) + snd_mss_);
-            } else { // partial acknowledgement: the next hole is lost too; resend it at once
-                retransmit_head_ = true;
-                cwnd_ = cwnd_ > acked ? cwnd_ - acked + snd_mss_ : snd_mss_;
-            }
-            dupacks_ = 0;
-            return;
-        }
+    void on_congestion_ack(instant now, seq32 ack, std::uint32_t acked, std::uint32_t flight_before) {
         dupacks_ = 0;
-        if (cwnd_ < ssthresh_) {
-            cwnd_ += std::min(acked, 2 * snd_mss_); // slow start, L = 2 SMSS (RFC 3465)
-        } else {
-            ca_bytes_ += acked; // congestion avoidance: about one SMSS per RTT
-            if (ca_bytes_ >= cwnd_) {
-                ca_bytes_ -= cwnd_;
-                cwnd_ += snd_mss_;
-            }
-        }
+        if (!in_recovery_) return cc_.on_ack(acked, rtt_.srtt(), now); // slow start or CA, per model
+        const std::uint32_t cwnd = cc_.cwnd();
+        const std::uint32_t ssthresh = cc_.ssthresh();
+        if (ack >= recover_) { // full acknowledgement: leave recovery, deflate the window (RFC 6582 3.2 (3))
+            in_recovery_ = false;
+            if (!sack_ok_) cc_.set_cwnd(std::min(ssthresh, std::max(flight_before - acked, snd_mss_) + snd_mss_));
+            cc_.exit_recovery(now);
+        } else if (!sack_ok_) { // partial acknowledgement: the next hole is lost too; resend it at once
+            retransmit_head_ = true;
+            cc_.set_cwnd(cwnd > acked ? cwnd - acked + snd_mss_ : snd_mss_);
+        } // with SACK (RFC 6675) cwnd stays; send_recovery resends what pipe allows
     }
 
-    void on_duplicate_ack() {
+    void on_duplicate_ack(instant now) {
         ++dupacks_;
         if (in_recovery_) {
-            cwnd_ += snd_mss_; // each further duplicate: one more segment left the network
-        } else if (dupacks_ == 3) { // fast retransmit (RFC 5681 3.2)
+            if (!sack_ok_) cc_.set_cwnd(cc_.cwnd() + snd_mss_); // one more segment left the network
+        } else if (dupacks_ == 3 || (sack_ok_ && board_.is_lost(snd_una_, snd_mss_))) {
+            // fast retransmit (RFC 5681 3.2); with SACK, RFC 6675 5 step (4): also when the
+            // scoreboard says the head is lost before the third duplicate
             const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-            ssthresh_ = std::max(flight / 2, 2 * snd_mss_);
-            cwnd_ = ssthresh_ + 3 * snd_mss_;
+            cc_.enter_recovery(flight, now); // cwnd = ssthresh = (NewReno) flight / 2, (CUBIC) flight * 0.7
+            if (!sack_ok_) cc_.set_cwnd(cc_.ssthresh() + 3 * snd_mss_); // RFC 6582 inflation; RFC 6675 uses pipe
+            high_rxt_ = snd_una_;
+            tlp_deadline_ = instant::never();
             recover_ = snd_max_;
             in_recovery_ = true;
             retransmit_head_ = true;
@@ -600,6 +862,7 @@ private:
         rcv_mss_ = std::max<std::uint32_t>(rcv_mss_, static_cast<std::uint32_t>(t.payload.size()));
         const auto offset = static_cast<std::uint32_t>(t.seq - rcv_nxt_);
         if (offset > 0) { // out of order: park it in the ring's free space, ACK at once (RFC 5681 4.2)
+            note_duplicate_beyond(offset, static_cast<std::uint32_t>(t.payload.size()));
             const std::size_t w = rcv_buf_.write_at(offset, t.payload);
             if (w == t.payload.size()) ooo_.add(offset, static_cast<std::uint32_t>(w));
             ack_now_ = true;
@@ -652,6 +915,13 @@ private:
     // ------------------------------------------------------------------ timers
 
     void on_timers(instant now) {
+        if (tlp_deadline_ <= now) {
+            tlp_deadline_ = instant::never();
+            if (!in_recovery_ && snd_max_ > snd_una_) {
+                tlp_pending_ = true;
+                rtx_deadline_ = instant::never(); // send_probe re-arms it from the probe
+            }
+        }
         if (state_deadline_ <= now) {
             state_deadline_ = instant::never();
             transition(now, state_ == state::time_wait ? event::timeout_2msl : event::timeout_fin_wait_2);
@@ -687,11 +957,17 @@ private:
             syn_pending_ = true;
         } else { // go back to SND.UNA with a loss window of one segment (RFC 5681 3.1)
             const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-            ssthresh_ = std::max(flight / 2, 2 * snd_mss_);
-            cwnd_ = snd_mss_;
+            cc_.on_rto(flight, now);
             in_recovery_ = false;
             dupacks_ = 0;
             snd_nxt_ = snd_una_;
+            // RFC 6675 5.1 leaves the scoreboard to us. The first RTO keeps it, so go-back-N skips
+            // what the peer SACKed (as Linux does); a second RTO in a row clears it, in case the
+            // receiver reneged (RFC 2018 8) and is waiting for data we think it holds.
+            high_rxt_ = snd_una_;
+            if (rtx_count_ > 1) board_.clear();
+            tlp_end_.reset();
+            tlp_deadline_ = instant::never();
         }
         rtx_deadline_ = now + rtt_.rto();
     }
@@ -749,7 +1025,7 @@ private:
     void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_.fin_timeout; }
 
     void enter_time_wait(instant now) {
-        rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = instant::never();
+        rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = tlp_deadline_ = instant::never();
         state_deadline_ = now + cfg_.msl * 2;
     }
 
@@ -782,6 +1058,8 @@ private:
     }
 
     void release() {
+        tlp_deadline_ = instant::never();
+        tlp_pending_ = false;
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = state_deadline_ =
             instant::never();
         ack_now_ = false;
@@ -797,28 +1075,32 @@ private:
     [[nodiscard]] bool has_output() const noexcept {
         if (rst_pending_ || reply_rst_) return true;
         if (state_ == state::closed || state_ == state::listen) return false;
-        if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_) return true;
+        if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_ || tlp_pending_) return true;
         return state_ != state::time_wait && sendable_now() > 0;
     }
 
-    /// How much new data (plus 1 for a FIN) could go out right now; a cheap check for next_deadline.
+    /// How much sequence space could go out right now (new data, plus 1 for a FIN; in SACK
+    /// recovery also retransmissions), for next_deadline. Must agree with transmit().
     [[nodiscard]] std::uint32_t sendable_now() const noexcept {
         if (!syn_acked_ || !is_synchronized(state_)) return 0;
-        const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(snd_nxt_ - data_base()));
-        const std::size_t avail = snd_buf_.size() > off ? snd_buf_.size() - off : 0;
-        if (avail == 0) return fin_queued_ && snd_nxt_ == *fin_seq_ ? 1 : 0; // only the FIN is left
-        const std::uint32_t len = segment_len_allowed(avail);
-        return len > 0 && sender_may_send(len, avail) ? len : 0;
+        if (sack_recovery()) {
+            if (cc_.cwnd() < pipe() + snd_mss_) return 0;
+            if (const auto h = next_hole(true)) return h->len();
+            if (const auto p = plan_new_segment(true)) return p->len + (p->fin ? 1u : 0u);
+            if (const auto h = next_hole(false)) return h->len();
+            return 0;
+        }
+        const auto p = plan_new_segment(false);
+        return p ? p->len + (p->fin ? 1u : 0u) : 0;
     }
 
-    [[nodiscard]] std::uint32_t usable_window() const noexcept {
-        const auto in_flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
-        const std::uint32_t wnd = std::min(snd_wnd_, cwnd_);
+    /// The flight for window purposes: SND.NXT - SND.UNA, except that going back after an RTO
+    /// (SND.NXT below SND.MAX) what the peer SACKed below `nxt` is not in flight.
+    [[nodiscard]] std::uint32_t usable_window(seq32 nxt) const noexcept {
+        auto in_flight = static_cast<std::uint32_t>(nxt - snd_una_);
+        if (nxt < snd_max_) in_flight -= std::min(in_flight, board_.sacked_below(nxt));
+        const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd());
         return wnd > in_flight ? wnd - in_flight : 0;
-    }
-
-    [[nodiscard]] std::uint32_t segment_len_allowed(std::size_t avail) const noexcept {
-        return static_cast<std::uint32_t>(std::min<std::size_t>({avail, usable_window(), snd_mss_}));
     }
 
     /// Sender SWS avoidance (RFC 9293 3.8.6.2.1) and Nagle (RFC 896): a segment goes if it is
@@ -826,7 +1108,7 @@ private:
     /// are closing), or it is at least half the largest window the peer offered, or nothing at all
     /// is in flight (so no ACK could ever unblock us).
     [[nodiscard]] bool sender_may_send(std::uint32_t len, std::size_t avail) const noexcept {
-        if (len >= snd_mss_) return true;
+        if (len >= payload_mss()) return true; // full-sized, with this segment's options
         const bool idle = snd_nxt_ == snd_una_;
         if (len == avail) return idle || cfg_.no_delay || fin_queued_;
         return len >= max_snd_wnd_ / 2 || idle;
@@ -834,6 +1116,7 @@ private:
 
     template <class Emit>
     void transmit(instant now, Emit& emit) {
+        tx_now_ = now;
         if (reply_rst_) {
             emit_segment(emit, segment_out{*reply_rst_, {}});
             reply_rst_.reset();
@@ -856,8 +1139,15 @@ private:
         default: break;
         }
         const std::uint64_t sent_before = stats_.segments_out;
-        if (retransmit_head_) resend_head(now, emit);
-        send_data(now, emit);
+        const seq32 max_before = snd_max_;
+        if (tlp_pending_) send_probe(now, emit);
+        if (sack_recovery()) {
+            send_recovery(now, emit);
+        } else {
+            if (retransmit_head_) resend_head(now, emit);
+            send_data(now, emit);
+        }
+        if (max_before < snd_max_) arm_probe(now); // RFC 8985 7.2: after new data
         if (probe_pending_) {
             probe_pending_ = false;
             emit_control(emit, snd_una_ - 1, tcp_flags::ack);
@@ -880,6 +1170,9 @@ private:
         s.header.options.mss = cfg_.mss;
         if (cfg_.window_scaling && (state_ == state::syn_sent || wscale_ok_))
             s.header.options.window_scale = rcv_wscale_; // on a SYN-ACK only if the SYN offered it
+        if (cfg_.timestamps && (state_ == state::syn_sent || ts_ok_))
+            s.header.options.timestamps = wire::tcp_timestamps{tsval(now), state_ == state::syn_sent ? 0u : ts_recent_};
+        if (cfg_.sack && (state_ == state::syn_sent || sack_ok_)) s.header.options.sack_permitted = true;
         s.header.window = window_field(true);
         if (snd_max_ == iss_) { // first transmission: time it, and start the retry clock
             snd_nxt_ = snd_max_ = iss_ + 1;
@@ -894,21 +1187,66 @@ private:
 
     template <class Emit>
     void send_data(instant now, Emit& emit) {
-        for (;;) {
-            const seq32 base = data_base();
-            const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(snd_nxt_ - base));
-            const std::size_t buffered = snd_buf_.size();
-            const std::size_t avail = buffered > off ? buffered - off : 0;
-            std::uint32_t len = segment_len_allowed(avail);
-            if (len > 0 && !sender_may_send(len, avail)) len = 0;
-            const bool fin = fin_queued_ && off + len == buffered && snd_nxt_ + len == *fin_seq_ &&
-                             (len > 0 || avail == 0);
-            if (len == 0 && !fin) return;
-            emit_data(now, emit, snd_nxt_, off, len, fin);
-            snd_nxt_ += len + (fin ? 1u : 0u);
-            if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;
-            if (fin) return;
+        while (send_new_segment(now, emit, false) > 0) {}
+    }
+
+    /// The next segment from SND.NXT: where it starts, its length, whether the FIN rides on it.
+    struct new_segment_plan {
+        seq32 seq;
+        std::size_t off = 0;
+        std::uint32_t len = 0;
+        bool fin = false;
+    };
+
+    /// What send_new_segment would send, if the windows, SWS avoidance and Nagle allow anything.
+    /// `pipe_limited`: in SACK recovery the caller checks cwnd against pipe, so only the peer's
+    /// window limits here. After an RTO (SND.NXT below SND.MAX) ranges the scoreboard holds as
+    /// SACKed are skipped, not resent.
+    [[nodiscard]] std::optional<new_segment_plan> plan_new_segment(bool pipe_limited) const noexcept {
+        seq32 nxt = snd_nxt_;
+        const bool going_back = nxt < snd_max_ && !board_.empty();
+        if (going_back) {
+            while (const auto r = board_.containing(nxt)) nxt = r->end;
         }
+        std::uint32_t cap = pipe_limited ? peer_window_room(nxt) : usable_window(nxt);
+        if (going_back && nxt < snd_max_)
+            cap = std::min(cap, static_cast<std::uint32_t>(board_.next_sacked_after(nxt, snd_max_) - nxt));
+        const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(nxt - data_base()));
+        const std::size_t buffered = snd_buf_.size();
+        const std::size_t avail = buffered > off ? buffered - off : 0;
+        std::uint32_t len = static_cast<std::uint32_t>(std::min<std::size_t>({avail, cap, payload_mss()}));
+        if (len > 0 && !sender_may_send(len, avail)) len = 0;
+        const bool fin = fin_queued_ && off + len == buffered && nxt + len == *fin_seq_ && (len > 0 || avail == 0);
+        if (len == 0 && !fin) return std::nullopt;
+        return new_segment_plan{nxt, off, len, fin};
+    }
+
+    /// Sends the planned segment; returns the sequence space it used (0: nothing sent).
+    template <class Emit>
+    std::uint32_t send_new_segment(instant now, Emit& emit, bool pipe_limited) {
+        const auto p = plan_new_segment(pipe_limited);
+        if (!p) return 0;
+        snd_nxt_ = p->seq;
+        emit_data(now, emit, p->seq, p->off, p->len, p->fin);
+        snd_nxt_ += p->len + (p->fin ? 1u : 0u);
+        if (snd_max_ < snd_nxt_) snd_max_ = snd_nxt_;
+        return p->len + (p->fin ? 1u : 0u);
+    }
+
+    /// The payload that fits next to the options of the next segment: SMSS (already net of
+    /// timestamps) less the SACK blocks an ACK carries while we hold out-of-order data, so a data
+    /// segment never outgrows the path MTU (Linux: tcp_current_mss).
+    [[nodiscard]] std::uint32_t payload_mss() const noexcept {
+        if (!sack_ok_ || (ooo_.empty() && !dsack_)) return snd_mss_;
+        const std::size_t blocks = std::min<std::size_t>(ooo_.count() + (dsack_ ? 1 : 0), ts_ok_ ? 3 : 4);
+        const auto space = static_cast<std::uint32_t>(4 + 8 * blocks);
+        return snd_mss_ > space + 64 ? snd_mss_ - space : 64;
+    }
+
+    /// The peer's window beyond `nxt`.
+    [[nodiscard]] std::uint32_t peer_window_room(seq32 nxt) const noexcept {
+        const auto used = static_cast<std::uint32_t>(nxt - snd_una_);
+        return snd_wnd_ > used ? snd_wnd_ - used : 0;
     }
 
     /// Fast retransmit / NewReno partial ACK: one segment from SND.UNA, SND.NXT untouched.
@@ -916,7 +1254,9 @@ private:
     void resend_head(instant now, Emit& emit) {
         retransmit_head_ = false;
         const std::size_t buffered = snd_buf_.size();
-        const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(buffered, snd_mss_));
+        // never beyond what was sent: that would be new data SND.MAX does not know about
+        const auto sent = static_cast<std::size_t>(static_cast<std::uint32_t>(sent_data_end() - snd_una_));
+        const auto len = static_cast<std::uint32_t>(std::min<std::size_t>({buffered, payload_mss(), sent}));
         const bool fin = fin_seq_ && snd_una_ + len == *fin_seq_ && fin_sent();
         if (len == 0 && !fin) return;
         emit_data(now, emit, snd_una_, 0, len, fin);
@@ -933,7 +1273,7 @@ private:
         s.payload = snd_buf_.peek(off, len);
         const bool is_retransmission = seq < snd_max_;
         if (is_retransmission) {
-            ++stats_.retransmits;
+            if (!sending_probe_) ++stats_.retransmits; // a tail loss probe counts as a probe
         } else if (!rtt_timing_) {
             rtt_timing_ = true;
             rtt_seq_ = seq;
@@ -949,7 +1289,11 @@ private:
 
     template <class Emit>
     void send_ack(Emit& emit) {
-        emit_control(emit, snd_nxt_, tcp_flags::ack);
+        // SND.MAX, not SND.NXT: while going back after an RTO, SND.NXT lies below what the peer
+        // has received, and an ACK numbered there would be an old duplicate the peer drops
+        // (ACK field unread) and answers with an ACK of its own - two ends going back at once
+        // would then never read each other's ACKs (BSD tcp_output does the same).
+        emit_control(emit, snd_max_, tcp_flags::ack);
     }
 
     template <class Emit>
@@ -966,11 +1310,31 @@ private:
         h.seq = seq;
         h.flags = flags;
         if ((flags & tcp_flags::ack) != 0) h.ack = rcv_nxt_;
+        // RFC 7323 3.2: once negotiated, every segment carries timestamps (the SYN's are set in
+        // send_syn); RFC 2018 4: every ACK carries SACK blocks while out-of-order data is held.
+        if (ts_ok_ && (flags & tcp_flags::syn) == 0) h.options.timestamps = wire::tcp_timestamps{tsval(tx_now_), ts_recent_};
+        if ((flags & tcp_flags::ack) != 0) add_sack_blocks(h.options);
+    }
+
+    /// RFC 2018 4 / RFC 2883: the D-SACK block (if a duplicate arrived) first, then the
+    /// out-of-order ranges most recently changed first; 3 blocks fit next to timestamps, 4 without.
+    void add_sack_blocks(wire::tcp_options& o) const noexcept {
+        if (!sack_ok_ || !is_synchronized(state_)) return;
+        const std::size_t max = ts_ok_ ? 3 : 4;
+        if (dsack_) o.sack[o.sack_count++] = *dsack_;
+        ooo_.for_each_most_recent_first([&](byte_range r) {
+            if (o.sack_count < max) o.sack[o.sack_count++] = {rcv_nxt_ + r.begin, rcv_nxt_ + r.end};
+        });
     }
 
     template <class Emit>
     void emit_segment(Emit& emit, const segment_out& s) {
         if (s.header.has(tcp_flags::ack)) { // every ACK we send carries all we owe
+            last_ack_sent_ = s.header.ack;
+            if (dsack_ && s.header.options.sack_count > 0) { // a D-SACK is reported once (RFC 2883 4)
+                dsack_.reset();
+                ++stats_.dsacks_sent;
+            }
             ack_now_ = false;
             ack_pending_bytes_ = 0;
             delack_deadline_ = instant::never();
@@ -1044,6 +1408,18 @@ private:
     std::uint8_t rcv_wscale_ = 0;      ///< our window shift
     std::optional<seq32> rcv_fin_seq_; ///< the peer's FIN, seen before the data in front of it
 
+    // options (RFC 7323, RFC 2018)
+    static constexpr std::uint32_t ts_option_space = 12;          ///< NOP, NOP, TS (10 bytes)
+    static constexpr duration paws_idle_limit = duration::seconds(24 * 24 * 3600); ///< RFC 7323 5.5
+    bool ts_ok_ = false;               ///< both SYNs carried timestamps: every segment carries them
+    bool sack_ok_ = false;             ///< both SYNs carried SACK-permitted
+    std::uint32_t ts_offset_ = 0;      ///< TSval = milliseconds of `now` + this
+    std::uint32_t ts_recent_ = 0;      ///< TS.Recent: the TSval we echo (RFC 7323 4.3)
+    instant ts_recent_stamp_;          ///< when TS.Recent was last set (PAWS validity, 5.5)
+    seq32 last_ack_sent_;              ///< Last.ACK.sent: the ACK field of our latest ACK
+    instant tx_now_;                   ///< the `now` of the poll() that is emitting
+    std::optional<wire::sack_block> dsack_; ///< a duplicate to report in the next ACK (RFC 2883)
+
     // flags
     bool wscale_ok_ = false; ///< both SYNs carried the window scale option
     bool syn_acked_ = false;
@@ -1078,13 +1454,20 @@ private:
     seq32 rtt_seq_;
     instant rtt_start_;
 
-    // congestion control (RFC 5681)
-    std::uint32_t cwnd_ = 0;
-    std::uint32_t ssthresh_ = 0x7FFFFFFF;
-    std::uint32_t ca_bytes_ = 0;
+    // congestion control (tcp/congestion.hpp) and loss recovery (RFC 5681, RFC 6582, RFC 6675)
+    congestion_controller cc_;
     unsigned dupacks_ = 0;
     bool in_recovery_ = false;
-    seq32 recover_;
+    seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
+    seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
+    sack_scoreboard board_;            ///< what the peer SACKed above SND.UNA
+    // tail loss probe (RFC 8985 7)
+    instant tlp_deadline_ = instant::never(); ///< when the PTO fires
+    bool tlp_pending_ = false;                ///< the PTO fired: send a probe at the next poll()
+    std::optional<seq32> tlp_end_;            ///< TLP.end_seq: SND.MAX after the probe, while outstanding
+    bool tlp_retrans_ = false;                ///< the probe was a retransmission
+    bool tlp_dsacked_ = false;                ///< ...which the peer reported as a duplicate
+    bool sending_probe_ = false;              ///< emit_data is sending a probe (stats: not a retransmit)
 
     send_ring snd_buf_;
     recv_ring rcv_buf_;

@@ -1,0 +1,221 @@
+// Engine specification: congestion control (tcp/congestion.hpp). NewReno: RFC 5681 3.1 / 3.2 and
+// RFC 6582; CUBIC: RFC 9438 4.2-4.8. Numbers with SMSS = 1000 bytes, so windows read in segments.
+#include "tcb_harness.hpp"
+
+using namespace tcbtest;
+using Catch::Detail::Approx;
+
+// ================================================================== NewReno (RFC 5681, RFC 6582)
+
+TEST_CASE("NewReno: slow start adds the bytes ACKed, at most 2 SMSS per ACK (RFC 3465 L = 2)") {
+    newreno m(1000, 10000);
+    CHECK(m.ssthresh() == 0x7FFFFFFF);
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.cwnd() == 11000);
+    m.on_ack(3000, 100_ms, epoch);
+    CHECK(m.cwnd() == 13000);
+}
+
+TEST_CASE("NewReno: congestion avoidance adds one SMSS per cwnd of bytes ACKed") {
+    newreno m(1000, 20000);
+    m.enter_recovery(20000, epoch); // ssthresh = cwnd = FlightSize / 2
+    CHECK(m.ssthresh() == 10000);
+    CHECK(m.cwnd() == 10000);
+    for (int i = 0; i < 9; ++i) m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.cwnd() == 10000);
+    m.on_ack(1000, 100_ms, epoch); // 10000 bytes ACKed: one SMSS more
+    CHECK(m.cwnd() == 11000);
+    for (int i = 0; i < 10; ++i) m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.cwnd() == 11000); // now 11000 bytes are needed
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.cwnd() == 12000);
+}
+
+TEST_CASE("NewReno: an RTO sets ssthresh = max(FlightSize / 2, 2 SMSS) and cwnd = 1 SMSS") {
+    newreno m(1000, 10000);
+    m.on_rto(8000, epoch);
+    CHECK(m.ssthresh() == 4000);
+    CHECK(m.cwnd() == 1000);
+    m.on_rto(3000, epoch);
+    CHECK(m.ssthresh() == 2000);
+}
+
+TEST_CASE("NewReno in the TCB: fast retransmit, inflation per duplicate, partial ACK, deflation at the recovery point") {
+    harness h; // NewReno, no SACK
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 1001));
+    h.in(ack(peer_iss + 1, 1001));
+    h.poll_none();
+    h.in(ack(peer_iss + 1, 1001)); // third duplicate
+    CHECK(h.t.ssthresh() == 5000);  // FlightSize 10000 / 2
+    CHECK(h.t.cwnd() == 8000);      // ssthresh + 3 SMSS
+    CHECK(h.poll_one().seq() == 1001);
+    h.in(ack(peer_iss + 1, 1001));
+    CHECK(h.t.cwnd() == 9000); // + 1 SMSS per further duplicate
+    h.in(ack(peer_iss + 1, 1001));
+    CHECK(h.t.cwnd() == 10000);
+    h.in(ack(peer_iss + 1, 3001)); // partial: 2000 acked; cwnd - 2000 + 1 SMSS; the next hole resent
+    CHECK(h.t.cwnd() == 9000);
+    const sent r = h.poll_one();
+    CHECK(r.seq() == 3001);
+    h.in(ack(peer_iss + 1, 11001)); // full: min(ssthresh, max(FlightSize, SMSS) + SMSS)
+    CHECK(h.t.cwnd() == 2000);
+    CHECK_FALSE(h.t.in_recovery());
+    CHECK(h.t.stats().retransmits == 2);
+}
+
+// ================================================================== CUBIC (RFC 9438)
+// One loss at cwnd = 100 segments (flight 100 segments): W_max = 100, cwnd = ssthresh = 70,
+// K = cbrt((100 - 70) / 0.4) = cbrt(75) = 4.2171633 s, W_cubic(t) = 0.4 (t - K)^3 + 100.
+
+TEST_CASE("CUBIC: a loss sets W_max = cwnd and cwnd = ssthresh = 0.7 * FlightSize") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch);
+    CHECK(m.w_max() == Approx(100));
+    CHECK(m.ssthresh() == 70000);
+    CHECK(m.cwnd() == 70000);
+}
+
+TEST_CASE("CUBIC: K and W_cubic(t) at the epoch, at 2 s, at K and at 6 s") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch);
+    m.on_ack(1000, 100_ms, epoch); // the first ACK in congestion avoidance starts the epoch
+    REQUIRE(m.in_epoch());
+    CHECK(m.k() == Approx(4.2171633).epsilon(1e-7));
+    CHECK(m.w_cubic(0) == Approx(70));
+    CHECK(m.w_cubic(2) == Approx(95.6403357).epsilon(1e-7));
+    CHECK(m.w_cubic(4.2171633) == Approx(100));
+    CHECK(m.w_cubic(6) == Approx(102.2667033).epsilon(1e-7));
+}
+
+TEST_CASE("CUBIC: per ACK, the Reno-friendly W_est at the epoch, then (W_cubic(t + RTT) - cwnd) / cwnd per segment") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch);
+    m.on_ack(1000, 100_ms, epoch);
+    // t = 0: W_cubic(0) = 70 < W_est = 70 + alpha / 70 (alpha = 3 * 0.3 / 1.7): the Reno-friendly region
+    CHECK(m.w_est() == Approx(70.0075630).epsilon(1e-9));
+    CHECK(m.cwnd() == 70007);
+    m.on_ack(1000, 100_ms, epoch + 1_s);
+    // t = 1 s: W_cubic(1) = 86.68 > W_est; target W_cubic(1.1) = 87.8846;
+    // cwnd = 70007.563 + (87.8846 - 70.0076) / 70.0076 * 1000 = 70262.92
+    CHECK(m.cwnd() == 70262);
+    CHECK(m.w_est() == Approx(70.0151252).epsilon(1e-9));
+}
+
+TEST_CASE("CUBIC: the target is capped at 1.5 cwnd") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch);
+    m.on_ack(1000, 100_ms, epoch);
+    const double w = m.cwnd() / 1000.0;
+    m.on_ack(1000, 100_ms, epoch + 20_s); // W_cubic(20.1) is far above 1.5 cwnd
+    CHECK(m.cwnd() == static_cast<std::uint32_t>(70007.563 + 0.5 * 1000));
+    CHECK(w == Approx(70.007));
+}
+
+TEST_CASE("CUBIC: fast convergence: a loss below the previous W_max sets W_max = cwnd * (1 + 0.7) / 2") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch);
+    m.set_cwnd(80000);
+    m.enter_recovery(80000, epoch);
+    CHECK(m.w_max() == Approx(68));
+    CHECK(m.ssthresh() == 56000);
+    CHECK(m.cwnd() == 56000);
+}
+
+TEST_CASE("CUBIC: an RTO reduces like a loss for W_max and ssthresh, then cwnd = 1 SMSS; slow start follows") {
+    cubic m(1000, 100000);
+    m.on_rto(100000, epoch);
+    CHECK(m.w_max() == Approx(100));
+    CHECK(m.ssthresh() == 70000);
+    CHECK(m.cwnd() == 1000);
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.cwnd() == 2000);
+    m.on_ack(5000, 100_ms, epoch);
+    CHECK(m.cwnd() == 4000);
+}
+
+TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd") {
+    cubic m(1000, 10000);
+    m.enter_recovery(10000, epoch); // W_max 10, cwnd 7
+    m.set_cwnd(12000);
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.k() == 0);
+    CHECK(m.w_max() == Approx(12));
+}
+
+TEST_CASE("congestion: CUBIC is the default; the config picks the model per connection") {
+    CHECK(config{}.congestion == congestion_control::cubic);
+    config c = test_config();
+    c.congestion = congestion_control::cubic;
+    harness h(c);
+    h.establish_as_client(100_ms, 1000);
+    CHECK(h.t.congestion().algorithm() == congestion_control::cubic);
+    REQUIRE(h.t.congestion().as_cubic() != nullptr);
+    harness n;
+    CHECK(n.t.congestion().algorithm() == congestion_control::newreno);
+    CHECK(n.t.congestion().as_cubic() == nullptr);
+}
+
+TEST_CASE("CUBIC in the TCB with SACK: three duplicates set ssthresh = cwnd = 0.7 * FlightSize; recovery ends at cwnd = ssthresh") {
+    config c = test_config();
+    c.congestion = congestion_control::cubic;
+    c.sack = true;
+    harness h(c);
+    h.connect();
+    h.advance(100_ms);
+    tcp_repr sa = syn_ack(peer_iss, our_iss + 1, 1000);
+    sa.options.sack_permitted = true;
+    h.in(sa);
+    h.poll_one();
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    h.advance(100_ms);
+    for (std::uint32_t k = 1; k <= 3; ++k) {
+        tcp_repr a = ack(peer_iss + 1, 1001);
+        a.options.sack_count = 1;
+        a.options.sack[0] = {seq32(2001), seq32(2001 + 1000 * k)};
+        h.in(a);
+    }
+    CHECK(h.t.ssthresh() == 7000);
+    CHECK(h.t.cwnd() == 7000);
+    REQUIRE(h.t.congestion().as_cubic() != nullptr);
+    CHECK(h.t.congestion().as_cubic()->w_max() == Approx(10));
+    CHECK(h.poll_one().seq() == 1001);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 11001));
+    CHECK_FALSE(h.t.in_recovery());
+    CHECK(h.t.cwnd() == 7000);
+}
+
+TEST_CASE("fast retransmit never carries bytes beyond SND.MAX, even when more data waits in the buffer") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.in(ack(peer_iss + 1, our_iss + 1, 100)); // the peer's window shrinks to 100
+    h.send(pattern(2000));
+    const sent first = h.poll_one();
+    CHECK(first.len() == 100);
+    for (int i = 0; i < 3; ++i) h.in(ack(peer_iss + 1, our_iss + 1, 100));
+    const sent again = h.poll_one();
+    CHECK(again.seq() == our_iss + 1);
+    CHECK(again.len() == 100); // not 1000: [1101, 2001) was never sent
+    CHECK(h.t.snd_nxt().value() == our_iss + 101);
+}
+
+TEST_CASE("after an RTO a pure ACK is numbered SND.MAX, not the rewound SND.NXT, so the peer reads its ACK field") {
+    harness h;
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    const auto rto = h.run_until(at(400_ms));
+    REQUIRE(rto.size() == 1);
+    CHECK(rto[0].seq() == our_iss + 1);
+    CHECK(h.t.snd_nxt().value() == our_iss + 1001);
+    h.in(data(peer_iss + 2, our_iss + 1, "x")); // out of order: ACKed at once
+    const sent a = h.poll_one();
+    CHECK(a.len() == 0);
+    CHECK(a.seq() == our_iss + 3001);
+    CHECK(a.ack() == peer_iss + 1);
+}

@@ -1,0 +1,349 @@
+// Engine specification: selective acknowledgements. Receiver: SACK blocks from the reassembly queue
+// (RFC 2018 4) and D-SACK (RFC 2883). Sender: the scoreboard and loss recovery of RFC 6675.
+#include "tcb_harness.hpp"
+
+#include <algorithm>
+
+using namespace tcbtest;
+
+namespace {
+
+config sack_config(bool timestamps = false) {
+    config c = test_config();
+    c.sack = true;
+    c.timestamps = timestamps;
+    return c;
+}
+
+/// A client that negotiated SACK (and timestamps if asked: the peer's TSval is 7000, constant).
+void establish_with_sack(harness& h, bool timestamps = false, std::uint16_t peer_mss = 1460) {
+    h.connect();
+    h.advance(100_ms);
+    tcp_repr sa = syn_ack(peer_iss, our_iss + 1, peer_mss);
+    sa.options.sack_permitted = true;
+    if (timestamps) sa.options.timestamps = wire::tcp_timestamps{7000, 1'001'000};
+    h.in(sa);
+    REQUIRE(h.poll_one().flags() == A);
+    REQUIRE(h.t.sack_enabled());
+}
+
+using block = std::pair<std::uint32_t, std::uint32_t>;
+
+std::vector<block> blocks_of(const sent& s) {
+    std::vector<block> v;
+    for (const auto& b : s.h.options.sack_blocks()) v.emplace_back(b.left.value(), b.right.value());
+    return v;
+}
+
+} // namespace
+
+// ================================================================== receiver: SACK blocks
+
+TEST_CASE("SACK receiver: with 1..5 holes the ACK lists the held ranges most recent first, at most 4 blocks") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    static const std::string ten = "0123456789";
+    // segment k covers [5011 + 20k, 5021 + 20k): a 10-byte hole in front of each
+    std::vector<block> expected;
+    for (std::uint32_t k = 0; k < 5; ++k) {
+        const std::uint32_t left = peer_iss + 11 + 20 * k;
+        h.in(data(left, our_iss + 1, ten));
+        const sent a = h.poll_one();
+        CHECK(a.ack() == peer_iss + 1);
+        expected.insert(expected.begin(), block{left, left + 10});
+        if (expected.size() > 4) expected.pop_back();
+        CHECK(blocks_of(a) == expected);
+    }
+    CHECK(h.log.back().h.header_len() == 20 + 4 + 32); // NOP, NOP, SACK with 4 blocks
+}
+
+TEST_CASE("SACK receiver: with timestamps only 3 blocks fit") {
+    harness h(sack_config(true));
+    establish_with_sack(h, true);
+    static const std::string ten = "0123456789";
+    for (std::uint32_t k = 0; k < 4; ++k) h.in(data(peer_iss + 11 + 20 * k, our_iss + 1, ten));
+    const sent a = h.poll_one();
+    CHECK(blocks_of(a) == std::vector<block>{{5071, 5081}, {5051, 5061}, {5031, 5041}});
+    CHECK(a.h.header_len() == 20 + 12 + 4 + 24);
+}
+
+TEST_CASE("SACK receiver: a segment extending a block moves the merged block first; filling holes removes blocks") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    h.in(data(peer_iss + 11, our_iss + 1, "bbbbb"));    // [5011, 5016)
+    h.in(data(peer_iss + 31, our_iss + 1, "ddddd"));    // [5031, 5036)
+    h.poll();
+    h.in(data(peer_iss + 16, our_iss + 1, "ccccc"));    // extends the first to [5011, 5021)
+    CHECK(blocks_of(h.poll_one()) == std::vector<block>{{5011, 5021}, {5031, 5036}});
+    h.in(data(peer_iss + 1, our_iss + 1, "aaaaaaaaaa")); // fills [5001, 5011): delivers to 5021
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 21);
+    CHECK(blocks_of(a) == std::vector<block>{{5031, 5036}});
+    h.in(data(peer_iss + 21, our_iss + 1, "eeeeeeeeee")); // the last hole
+    const sent b = h.poll_one();
+    CHECK(b.ack() == peer_iss + 36);
+    CHECK(b.h.options.sack_count == 0);
+    CHECK(h.recv() == "aaaaaaaaaabbbbbccccceeeeeeeeeeddddd");
+}
+
+TEST_CASE("SACK receiver: without SACK negotiated an out-of-order segment gets a plain duplicate ACK") {
+    harness h(sack_config());
+    h.connect();
+    h.in(syn_ack(peer_iss, our_iss + 1)); // no sackOK
+    h.poll_one();
+    h.in(data(peer_iss + 11, our_iss + 1, "x"));
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 1);
+    CHECK(a.h.options.sack_count == 0);
+}
+
+// ================================================================== receiver: D-SACK (RFC 2883)
+
+TEST_CASE("D-SACK: a duplicate below RCV.NXT is reported as the first block, once") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    h.in(data(peer_iss + 1, our_iss + 1, "hello"));
+    h.in(data(peer_iss + 1, our_iss + 1, "hello")); // again: its ACK was lost
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 6);
+    CHECK(blocks_of(a) == std::vector<block>{{5001, 5006}});
+    CHECK(h.t.stats().dsacks_sent == 1);
+    h.in(data(peer_iss + 6, our_iss + 1, "world"));
+    const auto later = h.run_until(h.now + 40_ms); // the delayed ACK
+    REQUIRE(later.size() == 1);
+    CHECK(later[0].ack() == peer_iss + 11);
+    CHECK(later[0].h.options.sack_count == 0); // reported once only
+}
+
+TEST_CASE("D-SACK: a partly old segment reports the old part at once; the new part is delivered") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    h.in(data(peer_iss + 1, our_iss + 1, "helloworld"));
+    h.in(data(peer_iss + 6, our_iss + 1, "worldmore!"));
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 16);
+    CHECK(blocks_of(a) == std::vector<block>{{5006, 5011}});
+    CHECK(h.recv() == "helloworldmore!");
+}
+
+TEST_CASE("D-SACK: a duplicate of held out-of-order data: the D-SACK block, then the block containing it") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    h.in(data(peer_iss + 11, our_iss + 1, "0123456789")); // [5011, 5021)
+    h.in(data(peer_iss + 41, our_iss + 1, "0123456789")); // [5041, 5051)
+    h.poll();
+    h.in(data(peer_iss + 11, our_iss + 1, "01234")); // [5011, 5016) again
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 1);
+    CHECK(blocks_of(a) == std::vector<block>{{5011, 5016}, {5011, 5021}, {5041, 5051}});
+}
+
+// ================================================================== sender: scoreboard and recovery (RFC 6675)
+// The peer's MSS is 1000, the RTT 100 ms (RTO 300 ms), IW 10 segments: ten segments [1001 + 1000k, 2001 + 1000k).
+
+namespace {
+
+tcp_repr sack_ack(std::uint32_t ackno, std::initializer_list<block> blocks) {
+    tcp_repr r = ack(peer_iss + 1, ackno);
+    for (const auto& [l, rr] : blocks) r.options.sack[r.options.sack_count++] = {seq32(l), seq32(rr)};
+    return r;
+}
+
+std::vector<std::uint32_t> seqs_of(const std::vector<sent>& v) {
+    std::vector<std::uint32_t> s;
+    for (const auto& x : v) s.push_back(x.seq());
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("SACK recovery: a single hole is repaired by one retransmission, without an RTO; new data flows as pipe drains") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(15000));
+    REQUIRE(h.poll().size() == 10);
+    h.advance(100_ms); // segment 1 [1001, 2001) was lost; 2..10 arrive, each SACKed
+    std::vector<sent> during;
+    for (std::uint32_t k = 1; k <= 9; ++k) {
+        h.in(sack_ack(1001, {{2001, 2001 + 1000 * k}}));
+        const auto out = h.poll();
+        during.insert(during.end(), out.begin(), out.end());
+        if (k == 2) CHECK(out.empty()); // two duplicates: not yet
+        if (k == 3) { // the third: recovery, ssthresh = cwnd = FlightSize / 2, the hole resent
+            CHECK(h.t.ssthresh() == 5000);
+            CHECK(h.t.cwnd() == 5000);
+            REQUIRE(out.size() == 1);
+            CHECK(out[0].seq() == 1001);
+            CHECK(out[0].len() == 1000);
+        }
+    }
+    // pipe: 1000 (the retransmission) + the unSACKed segments above it; new data once pipe <= cwnd - SMSS
+    CHECK(seqs_of(during) == std::vector<std::uint32_t>{1001, 11001, 12001, 13001, 14001});
+    CHECK(h.t.stats().retransmits == 1);
+    CHECK(h.t.stats().fast_retransmits == 1);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 11001)); // the retransmission arrived: RecoveryPoint 11001 reached
+    CHECK(h.t.snd_una().value() == 11001);
+    CHECK(h.t.cwnd() == 5000);
+    CHECK(h.t.rtt().backoffs() == 0);
+    CHECK(h.now < h.t.retransmit_deadline());
+}
+
+TEST_CASE("SACK recovery: three holes in one window are repaired within one RTT, and only the holes are resent") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    const instant sent_at = h.now;
+    h.advance(100_ms); // lost: [1001, 2001), [4001, 5001), [7001, 8001)
+    std::vector<sent> repairs;
+    auto deliver = [&](const tcp_repr& a) {
+        h.in(a);
+        const auto out = h.poll();
+        repairs.insert(repairs.end(), out.begin(), out.end());
+    };
+    deliver(sack_ack(1001, {{2001, 3001}}));
+    deliver(sack_ack(1001, {{2001, 4001}}));
+    deliver(sack_ack(1001, {{5001, 6001}, {2001, 4001}})); // third duplicate: recovery
+    deliver(sack_ack(1001, {{5001, 7001}, {2001, 4001}}));
+    deliver(sack_ack(1001, {{8001, 9001}, {5001, 7001}, {2001, 4001}}));
+    deliver(sack_ack(1001, {{8001, 10001}, {5001, 7001}, {2001, 4001}}));
+    deliver(sack_ack(1001, {{8001, 11001}, {5001, 7001}, {2001, 4001}}));
+    CHECK(seqs_of(repairs) == std::vector<std::uint32_t>{1001, 4001, 7001});
+    for (const auto& r : repairs) CHECK(r.len() == 1000);
+    h.advance(100_ms); // the three retransmissions arrive, one RTT after the first duplicate
+    deliver(sack_ack(4001, {{5001, 7001}, {8001, 11001}}));
+    deliver(sack_ack(7001, {{8001, 11001}}));
+    deliver(ack(peer_iss + 1, 11001));
+    CHECK(repairs.size() == 3);
+    CHECK(h.t.snd_una().value() == 11001);
+    CHECK(h.now - sent_at == 200_ms);
+    CHECK(h.t.stats().retransmits == 3);
+    CHECK(h.t.stats().fast_retransmits == 1);
+    CHECK(h.t.rtt().backoffs() == 0);
+    CHECK(h.t.cwnd() == 5000);
+    CHECK(h.t.ssthresh() == 5000);
+}
+
+TEST_CASE("SACK recovery: D-SACK blocks below SND.UNA and blocks beyond SND.MAX are ignored") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.in(sack_ack(1001, {{500, 900}}));      // below SND.UNA: a D-SACK
+    h.in(sack_ack(1001, {{3001, 9001}}));    // beyond SND.MAX 4001
+    h.in(sack_ack(1001, {{3001, 2001}}));    // left >= right
+    CHECK(h.t.scoreboard().empty());
+    h.in(sack_ack(1001, {{2001, 3001}, {500, 900}}));
+    REQUIRE(h.t.scoreboard().ranges().size() == 1);
+    CHECK(h.t.scoreboard().ranges()[0] == seq_range{seq32(2001), seq32(3001)});
+}
+
+TEST_CASE("SACK: after an RTO, go-back-N skips what the peer SACKed") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(5000));
+    REQUIRE(h.poll().size() == 5);
+    h.advance(100_ms);
+    h.in(sack_ack(1001, {{2001, 3001}})); // one duplicate: no recovery
+    h.poll_none();
+    const auto rto = h.run_until(at(400_ms)); // 100 ms + RTO 300 ms
+    REQUIRE(rto.size() == 1);
+    CHECK(rto[0].seq() == 1001);
+    CHECK(h.t.cwnd() == 1000);
+    h.advance(50_ms);
+    h.in(sack_ack(2001, {{2001, 3001}}));
+    const auto next = h.poll(); // slow start: cwnd 2000; [2001, 3001) is skipped
+    CHECK(seqs_of(next) == std::vector<std::uint32_t>{3001, 4001});
+    CHECK(h.t.stats().retransmits == 3);
+}
+
+TEST_CASE("SACK: while out-of-order data is held, our data segments shrink by the SACK option space (never above the MTU)") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.in(data(peer_iss + 11, our_iss + 1, "later"));
+    h.send(pattern(2000));
+    const auto out = h.poll();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].len() == 988); // 1000 - (NOP, NOP, SACK with 1 block = 12)
+    CHECK(out[0].h.options.sack_count == 1);
+    CHECK(out[0].h.header_len() + out[0].len() == 20 + 1000);
+    CHECK(out[1].seq() == our_iss + 989);
+    CHECK(out[1].len() == 988);
+}
+
+// ================================================================== tail loss probe (RFC 8985 7)
+
+namespace {
+config tlp_config() {
+    config c = sack_config();
+    c.tail_loss_probe = true;
+    return c;
+}
+} // namespace
+
+TEST_CASE("TLP: with more than one segment in flight the PTO is 2 SRTT, before the RTO") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000); // SRTT 100 ms, RTO 300 ms
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    CHECK(h.t.probe_deadline() == at(300_ms));
+    CHECK(h.t.retransmit_deadline() == at(400_ms));
+}
+
+TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no backoff, no loss window") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 3001)); // [3001, 4001) was lost; SRTT 100, RTTVAR 37.5, RTO 250 ms
+    CHECK(h.t.retransmit_deadline() == at(450_ms));
+    // one segment in flight: PTO = 2 SRTT + 200 ms = 400 ms, after the RTO: the probe takes its place
+    CHECK(h.t.probe_deadline() == at(450_ms));
+    const auto out = h.run_until(at(450_ms));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].seq() == 3001);
+    CHECK(out[0].len() == 1000);
+    CHECK(out[0].when == at(450_ms));
+    CHECK(h.t.stats().tail_loss_probes == 1);
+    CHECK(h.t.rtt().backoffs() == 0);
+    CHECK(h.t.retransmit_deadline() == at(700_ms));
+    CHECK(h.t.cwnd() > 1000);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 4001));
+    CHECK(h.t.snd_una().value() == 4001);
+    CHECK(h.t.stats().retransmits == 0); // the probe is counted in tail_loss_probes
+    CHECK(h.t.ssthresh() == 6000); // the repaired loss still counts once: cwnd 12000 / 2
+    CHECK(h.t.retransmit_deadline() == instant::never());
+    CHECK(h.t.probe_deadline() == instant::never());
+}
+
+TEST_CASE("TLP: a probe the peer reports as a duplicate (D-SACK) leaves cwnd alone") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 3001));
+    const std::uint32_t cwnd = h.t.cwnd();
+    REQUIRE(h.run_until(at(450_ms)).size() == 1);
+    h.advance(20_ms);
+    h.in(sack_ack(4001, {{3001, 4001}})); // the original arrived late: the probe is a duplicate
+    CHECK(h.t.snd_una().value() == 4001);
+    CHECK(h.t.ssthresh() == 0x7FFFFFFF);
+    CHECK(h.t.cwnd() >= cwnd);
+}
+
+TEST_CASE("SACK recovery: entered on the first duplicate when more than 2 SMSS above SND.UNA are SACKed (IsLost)") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    h.advance(100_ms);
+    h.in(sack_ack(1001, {{2001, 5001}})); // one ACK for three segments: 3000 bytes above the head
+    CHECK(h.t.in_recovery());
+    const sent r = h.poll_one();
+    CHECK(r.seq() == 1001);
+    CHECK(h.t.stats().fast_retransmits == 1);
+}
