@@ -66,9 +66,7 @@ class basic_listener;
 /// A link backed by a real device: wait(deadline) blocks until a packet may be ready or the
 /// deadline passes, and returns false if it could not wait (the loop then sleeps instead).
 template <class L>
-concept blocking_link = link<L> && requires(L& l, instant deadline) {
-    { l.wait(deadline) } -> std::convertible_to<bool>;
-};
+concept blocking_link = link<L> && detail::waitable_link<L>;
 
 namespace detail {
 [[nodiscard]] inline instant deadline_after(scheduler& loop, duration timeout) noexcept {
@@ -114,6 +112,8 @@ public:
         for (;;) {
             if (sock_ == nullptr) co_return errc::not_connected;
             auto& t = sock_->tcb;
+            // RFC 9293 3.10.7.4: a reset flushes the segment queues; unread data is not delivered.
+            if (t.error() == errc::connection_reset) co_return t.error();
             if (const std::size_t n = t.recv(buf); n > 0) {
                 stack_->iface().touch(sock_);
                 co_return n;
@@ -335,8 +335,9 @@ public:
         o << "Proto Local Address          Foreign Address        State        Send-Q  Recv-Q  RTT(ms)\n";
         for (const auto& l : iface_.listeners()) {
             const std::string local = iface_.address().to_string() + ":" + std::to_string(l.port);
-            o << "tcp   " << pad(local, 23) << pad("0.0.0.0:*", 23) << pad("LISTEN", 13) << pad(std::to_string(l.accept_queue), 8)
-              << pad(std::to_string(l.syn_queue), 8) << "-\n";
+            // as ss(8) shows a listener: Send-Q = the backlog, Recv-Q = connections waiting for accept()
+            o << "tcp   " << pad(local, 23) << pad("0.0.0.0:*", 23) << pad("LISTEN", 13) << pad(std::to_string(l.backlog), 8)
+              << pad(std::to_string(l.accept_queue), 8) << "-\n";
         }
         for (const auto& c : iface_.connections()) {
             const std::string local = c.tuple.local.to_string() + ":" + std::to_string(c.tuple.local_port);

@@ -324,13 +324,19 @@ public:
             s.deadline = instant::never();
             mark_dirty(s);
         }
-        while (!dirty_.empty()) {
-            socket_type& s = dirty_.front();
-            dirty_.pop_front();
+        // One turn per socket per poll: a socket that wants another turn at once (its output is
+        // still ready) gets it at the next poll, which the returned deadline asks for. A TCB that
+        // keeps claiming output it never emits then cannot hang this loop.
+        dirty_list turn;
+        turn.splice(turn.end(), dirty_);
+        while (!turn.empty()) {
+            socket_type& s = turn.front();
+            turn.pop_front();
             s.tcb.poll(now, [&](const tcp::segment_out& seg) { emit_tcp(s.tuple, seg, tx); });
             settle(now, s);
         }
         flush_replies(tx);
+        if (!dirty_.empty()) return now;
         instant next = instant::never();
         if (!timers_.empty()) next = timers_.begin()->deadline;
         if (!tw_expiry_.empty()) next = earliest(next, tw_expiry_.top().first);
@@ -355,6 +361,9 @@ private:
         const four_tuple t{ip.dst, seg->dst_port, ip.src, seg->src_port};
         if (auto it = table_.find(t); it != table_.end()) {
             socket_type& s = *it->second;
+            // A finished connection whose handle the user still holds is gone for the peer: answer
+            // as for no connection at all (RFC 9293 3.10.7.1), not with silence.
+            if (s.tcb.current_state() == tcp::state::closed) return reply_reset(t, *seg);
             s.tcb.on_segment(now, *seg);
             mark_dirty(s);
             return;
@@ -592,14 +601,14 @@ private:
     std::unordered_map<four_tuple, std::unique_ptr<socket_type>, four_tuple_hash> table_;
     std::unordered_map<std::uint16_t, std::unique_ptr<listener_type>> listeners_;
     std::unordered_map<four_tuple, tcp::time_wait_record, four_tuple_hash> time_wait_;
+    using dirty_list = boost::intrusive::list<socket_type, boost::intrusive::base_hook<detail::dirty_hook>,
+                                              boost::intrusive::constant_time_size<false>>;
     using tw_entry = std::pair<instant, four_tuple>;
     struct tw_later {
         bool operator()(const tw_entry& a, const tw_entry& b) const noexcept { return a.first > b.first; }
     };
     std::priority_queue<tw_entry, std::vector<tw_entry>, tw_later> tw_expiry_;
-    boost::intrusive::list<socket_type, boost::intrusive::base_hook<detail::dirty_hook>,
-                           boost::intrusive::constant_time_size<false>>
-        dirty_;
+    dirty_list dirty_;
     boost::intrusive::multiset<socket_type, boost::intrusive::base_hook<detail::timer_hook>,
                                boost::intrusive::constant_time_size<false>>
         timers_;

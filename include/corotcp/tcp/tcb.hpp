@@ -1026,6 +1026,9 @@ private:
 
     void enter_time_wait(instant now) {
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = tlp_deadline_ = instant::never();
+        // Everything we sent is acknowledged: pending retransmissions and probes are moot. Left set,
+        // they would claim output that TIME-WAIT never sends and hide the 2MSL deadline.
+        retransmit_head_ = probe_pending_ = tlp_pending_ = false;
         state_deadline_ = now + cfg_.msl * 2;
     }
 
@@ -1075,8 +1078,9 @@ private:
     [[nodiscard]] bool has_output() const noexcept {
         if (rst_pending_ || reply_rst_) return true;
         if (state_ == state::closed || state_ == state::listen) return false;
+        if (state_ == state::time_wait) return ack_now_; // TIME-WAIT only ever sends ACKs
         if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_ || tlp_pending_) return true;
-        return state_ != state::time_wait && sendable_now() > 0;
+        return sendable_now() > 0;
     }
 
     /// How much sequence space could go out right now (new data, plus 1 for a FIN; in SACK

@@ -1,0 +1,449 @@
+// Closing connections over the in-memory pipe: four-way close, half-close, simultaneous close,
+// TIME_WAIT (full TCB and compact record) and the orphaned FIN_WAIT_2 timeout.
+#include "harness.hpp"
+
+using namespace integ;
+
+namespace {
+
+/// A RST from the server's address to the client, with an exact sequence number.
+packet rst_to_client(pair_t& net, const iface::four_tuple& client_side, std::uint32_t seq) {
+    wire::tcp_repr r{};
+    r.src_port = client_side.remote_port;
+    r.dst_port = client_side.local_port;
+    r.seq = wire::seq32(seq);
+    r.flags = tcp_flags::rst;
+    return make_tcp_packet(net.server_address(), net.client_address(), r);
+}
+
+/// The client closes first (shutdown), the server closes as soon as it reads EOF.
+void four_way_close(pair_t& net, conn_t& c, conn_t& s) {
+    auto server_side = [&]() -> task<void> {
+        std::uint8_t buf[16];
+        auto n = co_await s.read(buf);
+        REQUIRE(n);
+        CHECK(*n == 0);
+        const auto ec = co_await s.shutdown();
+        CHECK(!ec);
+    };
+    spawn_guard g{net.loop()};
+    net.spawn(owned(server_side));
+    const auto ec = net.run(c.shutdown());
+    CHECK(!ec);
+    REQUIRE(net.run_until([&] { return c.state() == tcp::state::time_wait && s.state() == tcp::state::closed; }, 10_s));
+}
+
+} // namespace
+
+TEST_CASE("Four-way close: the states of both ends after every segment") {
+    pair_t net(with_delay(1_ms));
+    timeline tl; // before the listener and connections: their closes call the hook
+    tap t(net, &tl);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    tl.watch(net);
+    t.segs.clear();
+    tl.clear();
+    four_way_close(net, c, s);
+    net.run_for(61_s);
+    INFO(tl.dump());
+    const std::vector<std::string> expected{
+        "client ESTABLISHED -> FIN_WAIT_1 (close)",
+        "C>S [F.]",
+        "server ESTABLISHED -> CLOSE_WAIT (rcv FIN)",
+        "S>C [.]",
+        "server CLOSE_WAIT -> LAST_ACK (close)",
+        "S>C [F.]",
+        "client FIN_WAIT_1 -> FIN_WAIT_2 (rcv ACK of FIN)",
+        "client FIN_WAIT_2 -> TIME_WAIT (rcv FIN)",
+        "C>S [.]",
+        "server LAST_ACK -> CLOSED (rcv ACK of FIN)",
+        "client TIME_WAIT -> CLOSED (2MSL timeout)",
+    };
+    CHECK(tl.lines == expected);
+    // The sequence numbers: each FIN occupies one number and is acknowledged exactly past it.
+    REQUIRE(t.segs.size() == 4);
+    CHECK(t.segs[1].ack == t.segs[0].seq + 1);
+    CHECK(t.segs[2].seq == t.segs[1].seq);
+    CHECK(t.segs[3].ack == t.segs[2].seq + 1);
+    CHECK(t.segs[3].seq == t.segs[0].seq + 1);
+}
+
+TEST_CASE("Half-close: after the client's shutdown() the server sends 1 MiB, every byte arrives, read() == 0 only at the server's FIN") {
+    pair_t net(with_delay(1_ms));
+    timeline tl;
+    tl.watch(net);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    const auto data = random_bytes(42, 1 << 20);
+    std::error_code server_result = make_error_code(errc::aborted);
+    auto server_side = [&]() -> task<void> {
+        std::vector<std::uint8_t> request;
+        server_result = co_await read_all(s, request); // EOF: the client half-closed
+        if (server_result) co_return;
+        CHECK(request.size() == 7);
+        CHECK(s.state() == tcp::state::close_wait);
+        server_result = co_await s.write(data);
+        if (server_result) co_return;
+        server_result = co_await s.shutdown();
+    };
+    spawn_guard g{net.loop()};
+    net.spawn(owned(server_side));
+    std::vector<std::uint8_t> got;
+    instant eof_at;
+    net.run([&]() -> task<void> {
+        const auto w = co_await c.write(std::string_view("request"));
+        REQUIRE(!w);
+        const auto sd = co_await c.shutdown();
+        REQUIRE(!sd);
+        CHECK(c.state() == tcp::state::fin_wait_2);
+        const auto w2 = co_await c.write(std::string_view("too late"));
+        CHECK(w2 == errc::connection_closing);
+        std::vector<std::uint8_t> buf(4096);
+        for (;;) {
+            auto n = co_await c.read(buf);
+            REQUIRE(n);
+            if (*n == 0) break;
+            // still receiving while half-closed (TIME_WAIT once the FIN came in behind the data)
+            CHECK((c.state() == tcp::state::fin_wait_2 || c.state() == tcp::state::time_wait));
+            got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+        }
+        eof_at = net.now();
+    }());
+    CHECK(!server_result);
+    CHECK(got.size() == data.size());
+    CHECK(got == data);
+    const auto tw = tl.entered(true, c.endpoints().local_port, tcp::state::time_wait);
+    REQUIRE(tw);
+    CHECK(eof_at == *tw); // EOF exactly when the server's FIN arrived, not earlier
+    CHECK(c.state() == tcp::state::time_wait);
+}
+
+TEST_CASE("Simultaneous close: both ends shutdown() at the same instant, go through CLOSING, and both end in TIME_WAIT") {
+    pair_t net(with_delay(5_ms)); // the FINs cross in flight
+    timeline tl;
+    tl.watch(net);
+    tap t(net, &tl);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    t.segs.clear();
+    tl.clear();
+    std::optional<std::error_code> rc, rs;
+    auto close_client = [&]() -> task<void> { rc = co_await c.shutdown(); };
+    auto close_server = [&]() -> task<void> { rs = co_await s.shutdown(); };
+    spawn_guard g{net.loop()};
+    net.spawn(owned(close_client));
+    net.spawn(owned(close_server));
+    REQUIRE(net.run_until([&] { return rc && rs; }, 10_s));
+    net.run_for(1_s);
+    INFO(tl.dump());
+    CHECK(!*rc);
+    CHECK(!*rs);
+    const std::vector<tcp::state> path{tcp::state::fin_wait_1, tcp::state::closing, tcp::state::time_wait};
+    CHECK(tl.path(true, c.endpoints().local_port) == path);
+    CHECK(tl.path(false, s.endpoints().local_port) == path);
+    CHECK(c.state() == tcp::state::time_wait);
+    CHECK(s.state() == tcp::state::time_wait);
+    CHECK(t.count([](const segment_record& x) { return x.has(tcp_flags::fin); }) == 2);
+    // Both leave TIME_WAIT 2MSL after entering it.
+    net.run_for(60_s);
+    CHECK(c.state() == tcp::state::closed);
+    CHECK(s.state() == tcp::state::closed);
+}
+
+TEST_CASE("TIME_WAIT lasts exactly 60 s of virtual time, then CLOSED (handle still held)") {
+    pair_t net(with_delay(1_ms));
+    timeline tl;
+    tl.watch(net);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    four_way_close(net, c, s);
+    const auto port = c.endpoints().local_port;
+    const auto entered = tl.entered(true, port, tcp::state::time_wait);
+    REQUIRE(entered);
+    net.run_for(59'999'999_us - (net.now() - *entered));
+    CHECK(c.state() == tcp::state::time_wait);
+    net.run_for(1_us);
+    CHECK(c.state() == tcp::state::closed);
+    const auto closed = tl.entered(true, port, tcp::state::closed);
+    REQUIRE(closed);
+    CHECK((*closed - *entered).us == 60'000'000);
+    CHECK(tl.changes.back().why == tcp::event::timeout_2msl);
+    CHECK(!c.error());
+}
+
+TEST_CASE("A released TIME_WAIT becomes a compact record that expires 60 s after the FIN arrived") {
+    pair_t net(with_delay(1_ms));
+    timeline tl;
+    tl.watch(net);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    four_way_close(net, c, s);
+    const auto tuple = c.endpoints();
+    const std::uint32_t rcv_nxt = c.tcb()->rcv_nxt().value();
+    const std::uint32_t snd_nxt = c.tcb()->snd_nxt().value();
+    const auto entered = tl.entered(true, tuple.local_port, tcp::state::time_wait);
+    REQUIRE(entered);
+    c.close();
+    s.close();
+    net.run_for(1_ms);
+    auto& ci = net.client().iface();
+    CHECK(ci.connection_count() == 0); // the TCB and its buffers are gone...
+    CHECK(ci.time_wait_count() == 1);  // ...a few bytes remain
+    const auto* rec = ci.find_time_wait(tuple);
+    REQUIRE(rec);
+    CHECK(rec->rcv_nxt.value() == rcv_nxt);
+    CHECK(rec->snd_nxt.value() == snd_nxt);
+    CHECK(rec->expires == *entered + 60_s);
+    CHECK(net.client().netstat().find("TIME_WAIT") != std::string::npos);
+    net.run_for(*entered + 60_s - net.now() - 1_us);
+    CHECK(ci.time_wait_count() == 1);
+    net.run_for(1_us);
+    CHECK(ci.time_wait_count() == 0);
+    CHECK(ci.find_time_wait(tuple) == nullptr);
+    const auto closed = tl.entered(true, tuple.local_port, tcp::state::closed);
+    REQUIRE(closed);
+    CHECK(*closed == *entered + 60_s);
+}
+
+TEST_CASE("connect() reusing a 4-tuple in TIME_WAIT fails with address_in_use, and succeeds after 2MSL") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    {
+        auto [c, s] = establish(net, *l, {.local_port = 40000});
+        four_way_close(net, c, s);
+    } // both handles released: the client keeps a compact TIME_WAIT record
+    net.run_for(1_ms);
+    REQUIRE(net.client().iface().time_wait_count() == 1);
+    auto again = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40000}));
+    REQUIRE(!again);
+    CHECK(again.error() == errc::address_in_use);
+    CHECK(again.error() == std::errc::address_in_use);
+    // Another local port is fine at once.
+    auto other = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40001}));
+    CHECK(other);
+    net.run_for(60_s);
+    CHECK(net.client().iface().time_wait_count() == 0);
+    auto later = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40000}));
+    REQUIRE(later);
+    CHECK(later->state() == tcp::state::established);
+}
+
+TEST_CASE("connect() reusing a 4-tuple whose TIME_WAIT TCB is still held fails with address_in_use") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l, {.local_port = 40000});
+    four_way_close(net, c, s);
+    auto again = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40000}));
+    REQUIRE(!again);
+    CHECK(again.error() == errc::address_in_use);
+}
+
+namespace {
+/// Closes as in four_way_close, but the client's last ACK is lost: the server retransmits its FIN.
+/// Returns when the client re-acknowledged the retransmitted FIN.
+struct lost_last_ack {
+    pair_t net{with_delay(1_ms)};
+    timeline tl;
+    std::unique_ptr<tap> t;
+    bool release_client;
+
+    explicit lost_last_ack(bool release) : release_client(release) {
+        tl.watch(net);
+        t = std::make_unique<tap>(net, &tl);
+    }
+
+    void run(conn_t& c, conn_t& s) {
+        bool dropped = false;
+        t->drop = [&](const segment_record& x) {
+            // the client's ACK of the server's FIN: the first bare ACK after the client sent its FIN
+            if (dropped || !x.from_client || !x.is_pure_ack()) return false;
+            return dropped = c.state() == tcp::state::time_wait || !c.is_open();
+        };
+        auto server_side = [&]() -> task<void> {
+            std::uint8_t buf[16];
+            auto n = co_await s.read(buf);
+            REQUIRE(n);
+            s.close(); // orphaned LAST_ACK: the stack retransmits the FIN on its own
+        };
+        spawn_guard g{net.loop()};
+        net.spawn(owned(server_side));
+        const auto ec = net.run(c.shutdown());
+        REQUIRE(!ec);
+        REQUIRE(net.run_until([&] { return dropped; }, 10_s));
+        if (release_client) c.close();
+        t->drop = {};
+    }
+};
+} // namespace
+
+TEST_CASE("TIME_WAIT (full TCB): a retransmitted FIN is ACKed again and restarts the 2MSL timer") {
+    lost_last_ack x(false);
+    auto l = x.net.server().listen(80);
+    auto [c, s] = establish(x.net, *l);
+    x.run(c, s);
+    const auto port = c.endpoints().local_port;
+    const auto first = x.tl.entered(true, port, tcp::state::time_wait);
+    REQUIRE(first);
+    REQUIRE(x.net.run_until([&] { return x.net.server().iface().connection_count() == 0; }, 10_s));
+    INFO(x.tl.dump());
+    // The server's FIN went twice, the client ACKed twice (the first ACK lost), the server closed.
+    CHECK(x.t->count([](const segment_record& y) { return !y.from_client && y.has(tcp_flags::fin); }) == 2);
+    const auto refin = x.tl.entered(true, port, tcp::state::time_wait); // TIME_WAIT -> TIME_WAIT (rcv FIN)
+    REQUIRE(refin);
+    CHECK(*refin > *first);
+    CHECK(x.tl.only("client TIME_WAIT -> TIME_WAIT (rcv FIN)").size() == 1);
+    x.net.run_for(*first + 60_s - x.net.now());
+    CHECK(c.state() == tcp::state::time_wait); // the first 2MSL would be over now
+    x.net.run_for(*refin + 60_s - x.net.now());
+    CHECK(c.state() == tcp::state::closed);
+    const auto closed = x.tl.entered(true, port, tcp::state::closed);
+    REQUIRE(closed);
+    CHECK(*closed == *refin + 60_s);
+}
+
+TEST_CASE("TIME_WAIT (compact record): a retransmitted FIN is ACKed again and restarts the 2MSL timer") {
+    lost_last_ack x(true);
+    auto l = x.net.server().listen(80);
+    auto [c, s] = establish(x.net, *l);
+    const auto tuple = c.endpoints();
+    x.run(c, s);
+    auto& ci = x.net.client().iface();
+    x.net.run_for(1_ms);
+    REQUIRE(ci.time_wait_count() == 1);
+    const instant first_expiry = ci.find_time_wait(tuple)->expires;
+    const std::size_t acks_before =
+        x.t->count([](const segment_record& y) { return y.from_client && y.is_pure_ack(); });
+    REQUIRE(x.net.run_until([&] { return x.net.server().iface().connection_count() == 0; }, 10_s));
+    INFO(x.tl.dump());
+    CHECK(x.t->count([](const segment_record& y) { return y.from_client && y.is_pure_ack(); }) == acks_before + 1);
+    const auto* rec = ci.find_time_wait(tuple);
+    REQUIRE(rec);
+    const instant restarted = rec->expires;
+    CHECK(restarted > first_expiry);
+    // the retransmitted FIN arrived at restarted - 60 s
+    const auto fin2 = std::find_if(x.t->segs.rbegin(), x.t->segs.rend(),
+                                   [](const segment_record& y) { return !y.from_client && y.has(tcp_flags::fin); });
+    REQUIRE(fin2 != x.t->segs.rend());
+    CHECK(restarted == fin2->at + 1_ms + 60_s);
+    x.net.run_for(first_expiry - x.net.now());
+    CHECK(ci.time_wait_count() == 1);
+    x.net.run_for(restarted - x.net.now());
+    CHECK(ci.time_wait_count() == 0);
+}
+
+TEST_CASE("TIME_WAIT (full TCB): an exact RST does not end it (RFC 1337) and is not answered") {
+    pair_t net;
+    timeline tl;
+    tl.watch(net);
+    std::optional<tap> t;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    four_way_close(net, c, s);
+    t.emplace(net, &tl);
+    const auto entered = tl.entered(true, c.endpoints().local_port, tcp::state::time_wait);
+    net.run_for(10_s);
+    net.pipe().end_b().transmit(net.now(), rst_to_client(net, c.endpoints(), c.tcb()->rcv_nxt().value()));
+    net.run_for(1_ms);
+    INFO(tl.dump());
+    CHECK(c.state() == tcp::state::time_wait);
+    CHECK(!c.error());
+    CHECK(t->count([](const segment_record& x) { return x.from_client; }) == 0);
+    net.run_for(*entered + 60_s - net.now() - 1_us);
+    CHECK(c.state() == tcp::state::time_wait);
+    net.run_for(1_us);
+    CHECK(c.state() == tcp::state::closed);
+}
+
+TEST_CASE("TIME_WAIT (compact record): an exact RST does not end it (RFC 1337) and is not answered") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    iface::four_tuple tuple;
+    {
+        auto [c, s] = establish(net, *l);
+        four_way_close(net, c, s);
+        tuple = c.endpoints();
+    }
+    net.run_for(1_ms);
+    auto& ci = net.client().iface();
+    const auto* rec = ci.find_time_wait(tuple);
+    REQUIRE(rec);
+    const instant expires = rec->expires;
+    tap t(net); // (declared after the handles: they are gone already)
+    net.pipe().end_b().transmit(net.now(), rst_to_client(net, tuple, rec->rcv_nxt.value()));
+    net.run_for(1_ms);
+    CHECK(ci.time_wait_count() == 1);
+    REQUIRE(ci.find_time_wait(tuple));
+    CHECK(ci.find_time_wait(tuple)->expires == expires);
+    CHECK(t.count([](const segment_record& x) { return x.from_client; }) == 0);
+    CHECK(ci.stats().resets_sent == 0);
+}
+
+TEST_CASE("FIN_WAIT_2 timeout: the client close()s, the server never closes, the client's socket is gone after 60 s") {
+    pair_t net;
+    timeline tl;
+    tl.watch(net);
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    const auto port = c.endpoints().local_port;
+    c.close(); // orphaned: nobody can read anything more, so FIN_WAIT_2 is bounded by tcp_fin_timeout
+    net.run_for(1_ms);
+    CHECK(net.client().iface().connection_count() == 1);
+    const auto fw2 = tl.entered(true, port, tcp::state::fin_wait_2);
+    REQUIRE(fw2);
+    CHECK(s.state() == tcp::state::close_wait);
+    net.run_for(*fw2 + 60_s - net.now() - 1_us);
+    CHECK(net.client().iface().connection_count() == 1);
+    net.run_for(1_us);
+    CHECK(net.client().iface().connection_count() == 0);
+    CHECK(net.client().iface().time_wait_count() == 0);
+    INFO(tl.dump());
+    CHECK(tl.changes.back().why == tcp::event::timeout_fin_wait_2);
+    CHECK(s.state() == tcp::state::close_wait); // the server still thinks it is open
+    // When the server finally closes, its FIN meets nobody: a RST, and the server's socket ends.
+    s.close();
+    net.run_for(1_s);
+    CHECK(net.server().iface().connection_count() == 0);
+    CHECK(net.client().iface().stats().resets_sent == 1);
+}
+
+TEST_CASE("A FIN_WAIT_2 whose handle is still held does not time out (only orphans do, as on Linux)") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    const auto ec = net.run(c.shutdown());
+    CHECK(!ec);
+    net.run_for(300_s);
+    CHECK(c.state() == tcp::state::fin_wait_2);
+    CHECK(s.state() == tcp::state::close_wait);
+    // ...and the server can still talk to it.
+    const auto w = net.run(s.write(std::string_view("late")));
+    CHECK(!w);
+    std::uint8_t buf[8];
+    auto n = net.run(c.read(buf));
+    REQUIRE(n);
+    CHECK(*n == 4);
+}
+
+TEST_CASE("After TIME_WAIT ends, a segment for the connection gets a RST even while the closed handle is still held") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    four_way_close(net, c, s);
+    net.run_for(61_s);
+    REQUIRE(c.state() == tcp::state::closed); // the handle still refers to the finished socket
+    tap t(net);
+    const auto tuple = c.endpoints();
+    wire::tcp_repr seg{};
+    seg.src_port = tuple.remote_port;
+    seg.dst_port = tuple.local_port;
+    seg.seq = c.tcb()->rcv_nxt() - 100; // say, an old retransmission that arrives too late
+    seg.ack = c.tcb()->snd_nxt();
+    seg.flags = tcp_flags::ack;
+    const std::uint8_t payload[10] = {};
+    seg.payload = payload;
+    net.pipe().end_b().transmit(net.now(), make_tcp_packet(net.server_address(), net.client_address(), seg));
+    net.run_for(1_ms);
+    CHECK(net.client().iface().stats().resets_sent == 1);
+    CHECK(t.count([](const segment_record& x) { return x.from_client && x.flags == tcp_flags::rst; }) == 1);
+}
