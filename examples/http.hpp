@@ -25,29 +25,31 @@ inline std::span<const std::uint8_t> as_bytes(std::string_view s) {
 }
 
 /// Feeds bytes from `conn` (plus what is left in `pending`) to a Beast parser until it has a
-/// whole message. Returns false at a clean end of stream before any byte of a new message, and
-/// sets `ec` on a malformed message or a connection error.
+/// whole message. Returns false at a clean end of stream (or a connection error) before any byte of
+/// a new message, and sets `ec` on a malformed or truncated message or a connection error. `o`
+/// bounds each read (e.g. an idle timeout).
 template <class Conn, class Parser>
-corotcp::task<bool> read_message(Conn& conn, Parser& parser, std::string& pending, boost::beast::error_code& ec) {
-    std::uint8_t buf[4096];
+corotcp::task<bool> read_message(Conn& conn, Parser& parser, std::string& pending, boost::beast::error_code& ec,
+                                 corotcp::op_options o = {}) {
+    std::uint8_t buf[8192];
     for (;;) {
         if (!pending.empty()) {
             ec = {};
             const std::size_t used = parser.put(boost::asio::buffer(pending.data(), pending.size()), ec);
             pending.erase(0, used);
             if (ec == bhttp::error::need_more) ec = {};
-            if (ec) co_return true;
-            if (parser.is_done()) co_return true;
+            if (ec || parser.is_done()) co_return true;
             if (used > 0 && !pending.empty()) continue;
         }
-        auto n = co_await conn.read(buf);
+        auto n = co_await conn.read(buf, o);
         if (!n) {
             ec = boost::beast::error_code(n.error().value(), boost::beast::generic_category());
-            co_return true;
+            co_return parser.got_some() || !pending.empty();
         }
         if (*n == 0) { // end of stream
             if (!parser.got_some() && pending.empty()) co_return false;
             parser.put_eof(ec);
+            if (!ec) ec = bhttp::error::partial_message;
             co_return true;
         }
         pending.append(reinterpret_cast<const char*>(buf), *n);

@@ -20,6 +20,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "../http.hpp"
 #include "common.hpp"
 
 namespace {
@@ -41,34 +42,12 @@ struct server_config {
     std::optional<fs::path> root; // canonical
 };
 
-/// Feeds bytes from `conn` (and what is left in `pending`) to the parser until it has a whole
-/// request header and body. Returns false at a clean end of stream before a new request; sets `ec`
-/// on a malformed request or a connection error.
+/// One request, with the idle timeout on every read (the parsing loop is examples/http.hpp's).
 corotcp::task<bool> read_request(connection& conn, bhttp::request_parser<bhttp::string_body>& parser,
                                  std::string& pending, boost::beast::error_code& ec) {
-    std::uint8_t buf[8192];
-    for (;;) {
-        if (!pending.empty()) {
-            ec = {};
-            const std::size_t used = parser.put(boost::asio::buffer(pending.data(), pending.size()), ec);
-            pending.erase(0, used);
-            if (ec == bhttp::error::need_more) ec = {};
-            if (ec || parser.is_done()) co_return true;
-            if (used > 0 && !pending.empty()) continue;
-        }
-        auto n = co_await conn.read(buf, {.timeout = idle_timeout});
-        if (!n) {
-            ec = boost::beast::error_code(n.error().value(), boost::beast::generic_category());
-            co_return !(parser.got_some() || !pending.empty()) ? false : true;
-        }
-        if (*n == 0) {
-            if (!parser.got_some() && pending.empty()) co_return false;
-            parser.put_eof(ec);
-            if (!ec) ec = bhttp::error::partial_message;
-            co_return true;
-        }
-        pending.append(reinterpret_cast<const char*>(buf), *n);
-    }
+    corotcp::op_options idle;
+    idle.timeout = idle_timeout;
+    co_return co_await http_example::read_message(conn, parser, pending, ec, idle);
 }
 
 std::string_view content_type(const fs::path& p) {
