@@ -64,7 +64,7 @@ corotcp::task<void> bulk_source(pair_type& net, double seconds, bool verify, std
     if (!c) co_return;
     std::vector<std::uint8_t> buf(64 * 1024);
     const auto t0 = clock_type::now();
-    for (std::uint64_t round = 0; elapsed(t0) < seconds; ++round) {
+    while (elapsed(t0) < seconds) {
         if (verify)
             for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<std::uint8_t>((sent + i) * 131);
         if (co_await c->write(buf)) break;

@@ -15,8 +15,8 @@ task<void> hello(net_t& net) {
     auto conn = co_await net.client().connect(net.server_address(), 7);
     co_await conn->write("hello, TCP");
     std::uint8_t buf[10];
-    co_await conn->read_exactly(buf);
-    std::printf("%.10s\n", reinterpret_cast<const char*>(buf));
+    if (auto n = co_await conn->read_exactly(buf); n && *n == sizeof buf)
+        std::printf("%.10s\n", reinterpret_cast<const char*>(buf));
 }
 
 int main() {

@@ -12,6 +12,10 @@
 //   --pcap FILE          record every packet (LINKTYPE_RAW; tshark/wireshark read it)
 //   --trace              print every packet, tcpdump-style, to stderr
 //   --verbose            print connection state changes and link counters to stderr
+//
+// main() of every program: parse_args() (--help, the program's own options, the common ones, the
+// error for anything else); the servers then hand the rest to run_server() (signals, loop, stack,
+// listen, the ready line "listening on ADDR:PORT", run until a signal, the --verbose summary).
 #pragma once
 
 #include <csignal>
@@ -121,6 +125,36 @@ inline arg_result parse_common(const char* prog, int argc, char** argv, int& i, 
     return arg_result::consumed;
 }
 
+/// What parse_args needs to know of a program: its name (the prefix of its messages) and the head
+/// of its --help text (synopsis, description, its own options); the common options follow it.
+struct program {
+    const char* name;
+    const char* usage;
+};
+
+/// The command line: --help/-h prints the usage to stdout (exit code 0); `own(a, i)` takes the
+/// program's own options and arguments (consumed, or error after printing why, or unknown: not
+/// its own); then the common options; anything else is an unknown option (exit code 2). Returns
+/// the exit code to stop with, or nothing if the program should go on.
+template <class Own>
+std::optional<int> parse_args(const program& p, int argc, char** argv, common_options& o, Own&& own) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::printf("%s%s", p.usage, common_usage);
+            return 0;
+        }
+        arg_result r = own(a, i);
+        if (r == arg_result::unknown) r = parse_common(p.name, argc, argv, i, o);
+        if (r == arg_result::error) return 2;
+        if (r == arg_result::unknown) {
+            std::fprintf(stderr, "%s: unknown option %s (see --help)\n", p.name, argv[i]);
+            return 2;
+        }
+    }
+    return std::nullopt;
+}
+
 /// The TUN link, plus an optional capture and trace: one stack type for every configuration.
 class app_link {
 public:
@@ -128,6 +162,8 @@ public:
         : tun_(std::move(tun)), pcap_(std::move(pcap)), trace_(trace) {}
 
     [[nodiscard]] std::size_t mtu() const { return tun_.mtu(); }
+    /// TSO: the stack sends 64 KB super-segments when the kernel accepted TSO4 (--offload).
+    [[nodiscard]] std::size_t tso_max() const { return tun_.tso_max(); }
 
     void transmit(corotcp::instant now, corotcp::packet p) {
         if (pcap_) pcap_->write(now, std::as_const(p).bytes());
@@ -266,12 +302,58 @@ inline void print_link_stats(const char* prog, stack_type& s) {
     const auto& st = s.link().tun().stats();
     std::fprintf(stderr,
                  "%s: link: rx %llu frames (%llu bytes, %llu gso, %llu csum) -> %llu packets, %llu errors; tx %llu "
-                 "packets (%llu bytes), %llu errors, %llu dropped; %llu submits, %llu waits\n",
+                 "packets (%llu bytes, %llu gso), %llu errors, %llu dropped; %llu submits, %llu waits\n",
                  prog, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
                  (unsigned long long)st.rx_gso, (unsigned long long)st.rx_csum, (unsigned long long)st.rx_delivered,
                  (unsigned long long)st.rx_errors, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
-                 (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
+                 (unsigned long long)st.tx_gso, (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
                  (unsigned long long)st.waits);
+}
+
+/// Accepts connections until the listener fails, spawning handler(connection) for each.
+template <class Handler>
+corotcp::task<void> accept_each(const char* prog, stack_type& s, stack_type::listener l, Handler handler) {
+    for (;;) {
+        auto conn = co_await l.accept();
+        if (!conn) {
+            std::fprintf(stderr, "%s: accept: %s\n", prog, conn.error().message().c_str());
+            break;
+        }
+        s.spawn(handler(std::move(*conn)));
+    }
+}
+
+struct server_setup {
+    corotcp::tcp::config tcp{};
+    corotcp::listen_options listen{};
+};
+
+/// A server's main() once its options are parsed: signals, the loop, the stack and the listener on
+/// `port` (exit code 1 if either fails), handler(connection) for every accepted connection, the
+/// ready line on stdout, then the loop until a signal or done(); with --verbose, summary() and the
+/// link counters on stderr. Returns the exit code.
+template <class Handler, class Done, class Summary>
+int run_server(const char* prog, const common_options& o, std::uint16_t port, const server_setup& setup, Handler handler,
+               Done done, Summary summary) {
+    install_signal_handlers();
+    loop_type loop;
+    auto stack = open_stack(prog, loop, o, setup.tcp);
+    if (!stack) return 1;
+    auto listener = stack->listen(port, setup.listen);
+    if (!listener) {
+        std::fprintf(stderr, "%s: listen on port %u: %s\n", prog, port, listener.error().message().c_str());
+        return 1;
+    }
+    stack->spawn(accept_each(prog, *stack, std::move(*listener), std::move(handler)));
+    std::printf("listening on %s:%u\n", o.ip->to_string().c_str(), port);
+    std::fflush(stdout);
+    run_until(loop, done);
+    if (o.verbose) {
+        summary();
+        print_link_stats(prog, *stack);
+    }
+    loop.destroy_spawned();
+    return 0;
 }
 
 /// Splits "HOST:PORT".
@@ -294,6 +376,32 @@ inline bool parse_port(const char* s, std::uint16_t& port) {
     if (*s == '\0' || *end != '\0' || v == 0 || v > 65535) return false;
     port = static_cast<std::uint16_t>(v);
     return true;
+}
+
+/// The servers' --port PORT (for parse_args' `own`).
+inline arg_result parse_port_option(const char* prog, int argc, char** argv, int& i, std::uint16_t& port) {
+    if (std::string_view(argv[i]) != "--port" || i + 1 >= argc) return arg_result::unknown;
+    if (!parse_port(argv[++i], port)) {
+        std::fprintf(stderr, "%s: --port: expected 1..65535, got %s\n", prog, argv[i]);
+        return arg_result::error;
+    }
+    return arg_result::consumed;
+}
+
+/// parse_args for a server, with --port PORT (required) besides the program's own options.
+template <class Own>
+std::optional<int> parse_server_args(const program& p, int argc, char** argv, common_options& o, std::uint16_t& port,
+                                     Own&& own) {
+    const auto stop = parse_args(p, argc, argv, o, [&](std::string_view a, int& i) {
+        const arg_result r = parse_port_option(p.name, argc, argv, i, port);
+        return r != arg_result::unknown ? r : own(a, i);
+    });
+    if (stop) return stop;
+    if (port == 0) {
+        std::fprintf(stderr, "%s: --port PORT is required (see --help)\n", p.name);
+        return 2;
+    }
+    return std::nullopt;
 }
 
 } // namespace tun_example

@@ -19,6 +19,14 @@ namespace {
 using namespace tun_example;
 namespace bhttp = boost::beast::http;
 
+const program this_program{
+    "http_get",
+    "usage: http_get --tun NAME --ip ADDR URL [options]\n"
+    "Fetches http://IPv4[:PORT]/PATH over the corotcp stack and prints the body.\n\n"
+    "  --timeout SECONDS  connect and idle timeout (default 10)\n"
+    "  --headers          print the response status line and headers to stderr\n",
+};
+
 struct url {
     corotcp::wire::ipv4_address host;
     std::uint16_t port = 80;
@@ -137,15 +145,6 @@ corotcp::task<void> fetch(stack_type& s, const url& u, corotcp::duration timeout
     out.done = true;
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: http_get --tun NAME --ip ADDR URL [options]\n"
-                 "Fetches http://IPv4[:PORT]/PATH over the corotcp stack and prints the body.\n\n"
-                 "  --timeout SECONDS  connect and idle timeout (default 10)\n"
-                 "  --headers          print the response status line and headers to stderr\n%s",
-                 common_usage);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -153,40 +152,28 @@ int main(int argc, char** argv) {
     std::optional<url> u;
     corotcp::duration timeout = corotcp::duration::seconds(10);
     bool show_headers = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        }
+    const auto stop = parse_args(this_program, argc, argv, o, [&](std::string_view a, int& i) {
         if (a == "--timeout" && i + 1 < argc) {
             const double t = std::atof(argv[++i]);
             if (t <= 0) {
                 std::fprintf(stderr, "http_get: --timeout: expected seconds > 0, got %s\n", argv[i]);
-                return 2;
+                return arg_result::error;
             }
             timeout = corotcp::duration::micros(static_cast<std::int64_t>(t * 1e6));
-            continue;
-        }
-        if (a == "--headers") {
+        } else if (a == "--headers") {
             show_headers = true;
-            continue;
-        }
-        if (!a.starts_with("--")) {
+        } else if (!a.starts_with("--")) {
             u = parse_url(a);
             if (!u) {
                 std::fprintf(stderr, "http_get: expected a URL http://IPv4[:PORT][/PATH], got %s\n", argv[i]);
-                return 2;
+                return arg_result::error;
             }
-            continue;
+        } else {
+            return arg_result::unknown;
         }
-        const auto r = parse_common("http_get", argc, argv, i, o);
-        if (r == arg_result::error) return 2;
-        if (r == arg_result::unknown) {
-            std::fprintf(stderr, "http_get: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
+        return arg_result::consumed;
+    });
+    if (stop) return *stop;
     if (!u) {
         std::fprintf(stderr, "http_get: a URL is required (see --help)\n");
         return 2;

@@ -29,6 +29,14 @@ using namespace tun_example;
 namespace bhttp = boost::beast::http;
 namespace fs = std::filesystem;
 
+const program this_program{
+    "http_server",
+    "usage: http_server --tun NAME --ip ADDR --port PORT [--root DIR] [options]\n"
+    "An HTTP/1.1 server (GET, HEAD, keep-alive) on the corotcp stack, attached to a TUN device.\n\n"
+    "  --port PORT        port to listen on (required)\n"
+    "  --root DIR         serve the files under DIR (default: a built-in page at /)\n",
+};
+
 const corotcp::duration idle_timeout = corotcp::duration::seconds(60);
 unsigned long requests_served = 0;
 
@@ -161,86 +169,29 @@ corotcp::task<void> serve(connection conn, const server_config& cfg) {
     if (conn.is_open() && !conn.error()) co_await conn.shutdown({.timeout = idle_timeout}); // our FIN, acknowledged
 }
 
-corotcp::task<void> accept_loop(stack_type& s, stack_type::listener l, const server_config& cfg) {
-    for (;;) {
-        auto conn = co_await l.accept();
-        if (!conn) {
-            std::fprintf(stderr, "http_server: accept: %s\n", conn.error().message().c_str());
-            break;
-        }
-        s.spawn(serve(std::move(*conn), cfg));
-    }
-}
-
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: http_server --tun NAME --ip ADDR --port PORT [--root DIR] [options]\n"
-                 "An HTTP/1.1 server (GET, HEAD, keep-alive) on the corotcp stack, attached to a TUN device.\n\n"
-                 "  --port PORT        port to listen on (required)\n"
-                 "  --root DIR         serve the files under DIR (default: a built-in page at /)\n%s",
-                 common_usage);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
     common_options o;
     std::uint16_t port = 0;
     server_config cfg;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
+    const auto stop = parse_server_args(this_program, argc, argv, o, port, [&](std::string_view a, int& i) {
+        if (a != "--root" || i + 1 >= argc) return arg_result::unknown;
+        std::error_code ec;
+        const fs::path root = fs::canonical(argv[++i], ec);
+        if (ec || !fs::is_directory(root)) {
+            std::fprintf(stderr, "http_server: --root: not a directory: %s\n", argv[i]);
+            return arg_result::error;
         }
-        if (a == "--port" && i + 1 < argc) {
-            if (!parse_port(argv[++i], port)) {
-                std::fprintf(stderr, "http_server: --port: expected 1..65535, got %s\n", argv[i]);
-                return 2;
-            }
-            continue;
-        }
-        if (a == "--root" && i + 1 < argc) {
-            std::error_code ec;
-            const fs::path root = fs::canonical(argv[++i], ec);
-            if (ec || !fs::is_directory(root)) {
-                std::fprintf(stderr, "http_server: --root: not a directory: %s\n", argv[i]);
-                return 2;
-            }
-            cfg.root = root;
-            continue;
-        }
-        const auto r = parse_common("http_server", argc, argv, i, o);
-        if (r == arg_result::error) return 2;
-        if (r == arg_result::unknown) {
-            std::fprintf(stderr, "http_server: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (port == 0) {
-        std::fprintf(stderr, "http_server: --port PORT is required (see --help)\n");
-        return 2;
-    }
-    install_signal_handlers();
-    loop_type loop;
-    corotcp::tcp::config tcp;
-    tcp.send_buffer = 512 * 1024;
-    tcp.recv_buffer = 256 * 1024;
-    auto stack = open_stack("http_server", loop, o, tcp);
-    if (!stack) return 1;
-    auto listener = stack->listen(port, {.backlog = 1024});
-    if (!listener) {
-        std::fprintf(stderr, "http_server: listen on port %u: %s\n", port, listener.error().message().c_str());
-        return 1;
-    }
-    stack->spawn(accept_loop(*stack, std::move(*listener), cfg));
-    std::printf("listening on %s:%u\n", o.ip->to_string().c_str(), port);
-    std::fflush(stdout);
-    run_until(loop, [] { return false; });
-    if (o.verbose) {
-        std::fprintf(stderr, "http_server: %lu requests served\n", requests_served);
-        print_link_stats("http_server", *stack);
-    }
-    loop.destroy_spawned();
-    return 0;
+        cfg.root = root;
+        return arg_result::consumed;
+    });
+    if (stop) return *stop;
+    server_setup setup;
+    setup.tcp.send_buffer = 512 * 1024;
+    setup.tcp.recv_buffer = 256 * 1024;
+    setup.listen.backlog = 1024;
+    const auto handle = [&cfg](connection c) { return serve(std::move(c), cfg); };
+    const auto summary = [] { std::fprintf(stderr, "http_server: %lu requests served\n", requests_served); };
+    return run_server(this_program.name, o, port, setup, handle, [] { return false; }, summary);
 }

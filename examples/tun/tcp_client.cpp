@@ -20,6 +20,16 @@ namespace {
 
 using namespace tun_example;
 
+const program this_program{
+    "tcp_client",
+    "usage: tcp_client --tun NAME --ip ADDR --connect HOST:PORT [--send TEXT] [options]\n"
+    "Like nc: sends TEXT (or stdin), half-closes, prints what it receives until EOF.\n\n"
+    "  --connect HOST:PORT  where to connect (required)\n"
+    "  --send TEXT        send TEXT instead of stdin\n"
+    "  --timeout SECONDS  connect timeout (default 10)\n"
+    "  --linger MS        keep the stack running MS milliseconds after the close\n",
+};
+
 struct client_options {
     corotcp::wire::ipv4_address host;
     std::uint16_t port = 0;
@@ -121,61 +131,37 @@ corotcp::task<void> run(loop_type& loop, stack_type& s, const client_options& c,
     ss.done = true;
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: tcp_client --tun NAME --ip ADDR --connect HOST:PORT [--send TEXT] [options]\n"
-                 "Like nc: sends TEXT (or stdin), half-closes, prints what it receives until EOF.\n\n"
-                 "  --connect HOST:PORT  where to connect (required)\n"
-                 "  --send TEXT        send TEXT instead of stdin\n"
-                 "  --timeout SECONDS  connect timeout (default 10)\n"
-                 "  --linger MS        keep the stack running MS milliseconds after the close\n%s",
-                 common_usage);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
     common_options o;
     client_options c;
     bool have_target = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--help" || a == "-h") {
-            usage(stdout);
-            return 0;
-        }
-        if (a == "--connect" && i + 1 < argc) {
+    const auto stop = parse_args(this_program, argc, argv, o, [&](std::string_view a, int& i) {
+        if (i + 1 >= argc) return arg_result::unknown; // every option of its own takes a value
+        if (a == "--connect") {
             if (!parse_host_port(argv[++i], c.host, c.port)) {
                 std::fprintf(stderr, "tcp_client: --connect: expected IPv4:PORT, got %s\n", argv[i]);
-                return 2;
+                return arg_result::error;
             }
             have_target = true;
-            continue;
-        }
-        if (a == "--send" && i + 1 < argc) {
+        } else if (a == "--send") {
             c.text = argv[++i];
-            continue;
-        }
-        if (a == "--timeout" && i + 1 < argc) {
+        } else if (a == "--timeout") {
             const double t = std::atof(argv[++i]);
             if (t <= 0) {
                 std::fprintf(stderr, "tcp_client: --timeout: expected seconds > 0, got %s\n", argv[i]);
-                return 2;
+                return arg_result::error;
             }
             c.timeout = corotcp::duration::micros(static_cast<std::int64_t>(t * 1e6));
-            continue;
-        }
-        if (a == "--linger" && i + 1 < argc) {
+        } else if (a == "--linger") {
             c.linger = corotcp::duration::millis(std::atol(argv[++i]));
-            continue;
+        } else {
+            return arg_result::unknown;
         }
-        const auto r = parse_common("tcp_client", argc, argv, i, o);
-        if (r == arg_result::error) return 2;
-        if (r == arg_result::unknown) {
-            std::fprintf(stderr, "tcp_client: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
+        return arg_result::consumed;
+    });
+    if (stop) return *stop;
     if (!have_target) {
         std::fprintf(stderr, "tcp_client: --connect HOST:PORT is required (see --help)\n");
         return 2;

@@ -154,3 +154,49 @@ TEST_CASE("a moved-from or default task is not valid, and awaiting it throws") {
     b = forty_two(); // move-assigning destroys the old frame (ASan checks the leak)
     CHECK(run(std::move(b)) == 42);
 }
+
+namespace {
+task<int> frame_probe(void** where) {
+    int local = 42;
+    *where = &local; // lives in the coroutine frame: it locates the frame
+    co_return local;
+}
+} // namespace
+
+TEST_CASE("a destroyed coroutine frame is reused by the next task of the same size (no malloc per task)") {
+    void* first = nullptr;
+    void* second = nullptr;
+    {
+        auto t = frame_probe(&first);
+        corotcp::run_loop<> loop;
+        CHECK(loop.run(std::move(t)) == 42);
+    }
+    {
+        auto t = frame_probe(&second);
+        corotcp::run_loop<> loop;
+        CHECK(loop.run(std::move(t)) == 42);
+    }
+    REQUIRE(first != nullptr);
+    CHECK(first == second);
+}
+
+TEST_CASE("recycled blocks keep their list bounded and survive a drain") {
+    using lists = corotcp::detail::free_lists<1>;
+    lists::drain(0);
+    void* a = ::operator new(64);
+    void* b = ::operator new(64);
+    void* c = ::operator new(64);
+    CHECK(lists::give(0, a, 64, 2, 1024));
+    CHECK(lists::give(0, b, 64, 2, 1024));
+    CHECK_FALSE(lists::give(0, c, 64, 2, 1024)); // count limit: the caller frees it
+    ::operator delete(c);
+    CHECK(lists::held(0) == 2);
+    CHECK(lists::take(0) == b); // last in, first out: the warmest block
+    CHECK(lists::take(0) == a);
+    CHECK(lists::take(0) == nullptr);
+    CHECK(lists::give(0, a, 64, 8, 100));
+    CHECK_FALSE(lists::give(0, b, 64, 8, 100)); // byte limit
+    ::operator delete(b);
+    lists::drain(0);
+    CHECK(lists::held(0) == 0);
+}

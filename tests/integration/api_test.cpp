@@ -51,7 +51,7 @@ TEST_CASE("write() with a timeout returns operation_timed_out when the peer does
     CHECK(std::equal(got.begin(), got.begin() + 256 * 1024, data.begin()));
 }
 
-TEST_CASE("A std::stop_source cancels a pending read() with operation_canceled; the connection survives") {
+TEST_CASE("A std::stop_source cancels a pending read() with operation_canceled, the connection survives") {
     pair_t net;
     auto l = net.server().listen(80);
     auto [c, s] = establish(net, *l);
@@ -85,7 +85,7 @@ TEST_CASE("A std::stop_source cancels a pending read() with operation_canceled; 
     CHECK(c.state() == tcp::state::established);
 }
 
-TEST_CASE("A std::stop_source cancels a pending accept() with operation_canceled; the listener still accepts") {
+TEST_CASE("A std::stop_source cancels a pending accept() with operation_canceled, the listener still accepts") {
     pair_t net;
     auto l = net.server().listen(80);
     std::stop_source stop;

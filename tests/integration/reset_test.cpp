@@ -252,7 +252,7 @@ TEST_CASE("Destroying a listener fails a pending accept() and frees the port") {
     CHECK(net.server().listen(80)); // the port is free again
 }
 
-TEST_CASE("Closing a listener resets its embryonic and unaccepted connections; accepted ones live on") {
+TEST_CASE("Closing a listener resets its embryonic and unaccepted connections, accepted ones live on") {
     pair_t net;
     tap t(net);
     auto l = net.server().listen(80);

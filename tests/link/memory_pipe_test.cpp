@@ -100,7 +100,7 @@ TEST_CASE("receive appends to the batch and leaves what it already holds in plac
     CHECK(b.receive({}, out) == 0);
 }
 
-TEST_CASE("A packet larger than the MTU is dropped and counted; one of exactly the MTU passes") {
+TEST_CASE("A packet larger than the MTU is dropped and counted, one of exactly the MTU passes") {
     auto [a, b] = make_memory_pipe({.mtu = 576});
     CHECK(a.mtu() == 576);
     a.transmit({}, numbered(1, 577));

@@ -60,7 +60,7 @@ TEST_CASE("ESTABLISHED: the FIN follows queued data in the same segment") {
     CHECK(h.t.snd_nxt().value() == our_iss + 5);
 }
 
-TEST_CASE("FIN_WAIT_1: the ACK of our FIN moves to FIN_WAIT_2; the peer's FIN then to TIME_WAIT with 2MSL = 60 s") {
+TEST_CASE("FIN_WAIT_1: the ACK of our FIN moves to FIN_WAIT_2, the peer's FIN then to TIME_WAIT with 2MSL = 60 s") {
     harness h;
     h.establish_as_client();
     h.t.shutdown(h.now);
@@ -104,7 +104,7 @@ TEST_CASE("FIN_WAIT_1: a FIN that also acknowledges our FIN goes straight to TIM
     CHECK(h.t.next_deadline() == h.now + 60_s);
 }
 
-TEST_CASE("FIN_WAIT_1: a FIN that does not acknowledge our FIN moves to CLOSING; its ACK then to TIME_WAIT") {
+TEST_CASE("FIN_WAIT_1: a FIN that does not acknowledge our FIN moves to CLOSING, its ACK then to TIME_WAIT") {
     harness h;
     h.establish_as_client();
     h.t.shutdown(h.now);
@@ -136,7 +136,7 @@ TEST_CASE("FIN_WAIT_1: an unacknowledged FIN is retransmitted at the RTO") {
 
 // ================================================================== half-close
 
-TEST_CASE("FIN_WAIT_2: after shutdown() the peer's data keeps arriving and is readable; EOF only at its FIN") {
+TEST_CASE("FIN_WAIT_2: after shutdown() the peer's data keeps arriving and is readable, EOF only at its FIN") {
     harness h;
     to_fin_wait_2(h, false);
     h.in(data(peer_iss + 1, our_iss + 2, "still "));
@@ -297,7 +297,7 @@ TEST_CASE("Simultaneous close: both FIN_WAIT_1 -> CLOSING -> TIME_WAIT") {
     CHECK(w.b.current_state() == state::closed);
 }
 
-TEST_CASE("LAST_ACK: a lost final ACK makes the passive side resend its FIN at the RTO; TIME_WAIT ACKs it again") {
+TEST_CASE("LAST_ACK: a lost final ACK makes the passive side resend its FIN at the RTO, TIME_WAIT ACKs it again") {
     wire_pair w;
     w.handshake(); // both RTOs: 300 ms
     w.drop = {6};  // SYN, SYN-ACK, ACK, FIN, ACK, FIN, [last ACK lost]

@@ -125,7 +125,7 @@ TEST_CASE("CUBIC: fast convergence: a loss below the previous W_max sets W_max =
     CHECK(m.cwnd() == 56000);
 }
 
-TEST_CASE("CUBIC: an RTO reduces like a loss for W_max and ssthresh, then cwnd = 1 SMSS; slow start follows") {
+TEST_CASE("CUBIC: an RTO reduces like a loss for W_max and ssthresh, then cwnd = 1 SMSS, slow start follows") {
     cubic m(1000, 100000);
     m.on_rto(100000, epoch);
     CHECK(m.w_max() == Approx(100));
@@ -146,7 +146,7 @@ TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd
     CHECK(m.w_max() == Approx(12));
 }
 
-TEST_CASE("congestion: CUBIC is the default; the config picks the model per connection") {
+TEST_CASE("congestion: CUBIC is the default, the config picks the model per connection") {
     CHECK(config{}.congestion == congestion_control::cubic);
     config c = test_config();
     c.congestion = congestion_control::cubic;
@@ -159,7 +159,7 @@ TEST_CASE("congestion: CUBIC is the default; the config picks the model per conn
     CHECK(n.t.congestion().as_cubic() == nullptr);
 }
 
-TEST_CASE("CUBIC in the TCB with SACK: three duplicates set ssthresh = cwnd = 0.7 * FlightSize; recovery ends at cwnd = ssthresh") {
+TEST_CASE("CUBIC in the TCB with SACK: three duplicates set ssthresh = cwnd = 0.7 * FlightSize, recovery ends at cwnd = ssthresh") {
     config c = test_config();
     c.congestion = congestion_control::cubic;
     c.sack = true;

@@ -6,7 +6,7 @@ using namespace tcbtest;
 
 // ================================================================== sending
 
-TEST_CASE("ESTABLISHED: data is cut into segments of the peer's MSS; a short tail waits for the ACK (Nagle)") {
+TEST_CASE("ESTABLISHED: data is cut into segments of the peer's MSS, a short tail waits for the ACK (Nagle)") {
     harness h;
     h.establish_as_client(100_ms, 1000);
     const std::string msg = pattern(2500);
@@ -27,7 +27,7 @@ TEST_CASE("ESTABLISHED: data is cut into segments of the peer's MSS; a short tai
     CHECK(tail.payload == msg.substr(2000));
 }
 
-TEST_CASE("ESTABLISHED: cumulative ACKs free the send buffer and move SND.UNA; the timer stops when all is ACKed") {
+TEST_CASE("ESTABLISHED: cumulative ACKs free the send buffer and move SND.UNA, the timer stops when all is ACKed") {
     harness h;
     h.establish_as_client(100_ms, 1000);
     h.send(pattern(3000));
@@ -95,7 +95,7 @@ TEST_CASE("ESTABLISHED: sender SWS avoidance: no runt into a small usable window
 
 // ================================================================== receiving
 
-TEST_CASE("ESTABLISHED: an out-of-order segment is buffered and ACKed at once; the hole fill delivers all in order") {
+TEST_CASE("ESTABLISHED: an out-of-order segment is buffered and ACKed at once, the hole fill delivers all in order") {
     harness h;
     h.establish_as_client();
     h.in(data(peer_iss + 6, our_iss + 1, "world"));
@@ -116,7 +116,7 @@ TEST_CASE("ESTABLISHED: an out-of-order segment is buffered and ACKed at once; t
     CHECK(h.t.rcv_nxt().value() == peer_iss + 17);
 }
 
-TEST_CASE("ESTABLISHED: a duplicate segment is discarded and ACKed; an overlapping one delivers only the new bytes") {
+TEST_CASE("ESTABLISHED: a duplicate segment is discarded and ACKed, an overlapping one delivers only the new bytes") {
     harness h;
     h.establish_as_client();
     h.in(data(peer_iss + 1, our_iss + 1, "hello"));
@@ -236,4 +236,42 @@ TEST_CASE("ESTABLISHED: with delayed_ack off every segment is ACKed at once") {
     h.establish_as_client();
     h.in(data(peer_iss + 1, our_iss + 1, "ping"));
     CHECK(h.poll_one().ack() == peer_iss + 5);
+}
+
+// ================================================================== the one-pass receive path
+
+TEST_CASE("receive_landing: in-order data gets its place in the receive buffer, and a segment placed there is not copied again") {
+    harness h;
+    h.establish_as_client();
+    const std::string msg = pattern(500);
+    auto landing = h.t.receive_landing(seq32(peer_iss + 1), msg.size());
+    REQUIRE(landing.size() == msg.size());
+    std::copy(msg.begin(), msg.end(), landing.begin()); // what the interface's fused copy+checksum does
+    tcp_repr s = data(peer_iss + 1, our_iss + 1, "");
+    s.payload = landing;
+    h.in(s);
+    CHECK(h.recv() == msg);
+
+    // a refused segment (here: never handed to the TCB, as with a bad checksum) leaves no trace
+    auto scratch = h.t.receive_landing(seq32(peer_iss + 501), 100);
+    REQUIRE(scratch.size() == 100);
+    std::fill(scratch.begin(), scratch.end(), std::uint8_t{'X'});
+    h.in(data(peer_iss + 501, our_iss + 1, "hello"));
+    CHECK(h.recv() == "hello");
+}
+
+TEST_CASE("receive_landing: no place for data out of order, with held out-of-order data, beyond the window, or in a state that takes no data") {
+    harness h;
+    h.establish_as_client();
+    CHECK(h.t.receive_landing(seq32(peer_iss + 2), 10).empty());        // not the next in order
+    CHECK(h.t.receive_landing(seq32(peer_iss + 1), 0).empty());         // nothing to place
+    CHECK(h.t.receive_landing(seq32(peer_iss + 1), 1u << 30).empty());  // more than the window
+    h.in(data(peer_iss + 101, our_iss + 1, "later"));                    // a hole at rcv.nxt
+    CHECK(h.t.receive_landing(seq32(peer_iss + 1), 100).empty());        // held data could be overwritten
+    h.in(data(peer_iss + 1, our_iss + 1, pattern(100)));                 // fills the hole
+    CHECK(h.recv() == pattern(100) + "later");
+    CHECK(h.t.receive_landing(seq32(peer_iss + 106), 10).size() == 10);  // back on the fast path
+
+    harness c;
+    CHECK(c.t.receive_landing(seq32(peer_iss + 1), 10).empty()); // CLOSED
 }

@@ -140,7 +140,7 @@ TEST_CASE("SYN_SENT: abort() closes at once with aborted and sends nothing (the 
 
 // ================================================================== SYN retransmission schedule
 
-TEST_CASE("SYN_SENT: the SYN is resent at 1, 3, 7, 15, 31 and 63 s; connect fails with timed_out at 127 s") {
+TEST_CASE("SYN_SENT: the SYN is resent at 1, 3, 7, 15, 31 and 63 s, connect fails with timed_out at 127 s") {
     harness h;
     h.connect();
     const auto out = h.run_until(at(127_s) - 1_us);
@@ -285,7 +285,7 @@ TEST_CASE("SYN_RCVD: abort() answers with RST and closes") {
     CHECK(r.seq() == our_iss + 1);
 }
 
-TEST_CASE("SYN_RCVD: the SYN-ACK is resent at 1, 3, 7, 15 and 31 s; the half-open connection is dropped at 63 s") {
+TEST_CASE("SYN_RCVD: the SYN-ACK is resent at 1, 3, 7, 15 and 31 s, the half-open connection is dropped at 63 s") {
     harness h;
     h.t.open_passive(h.now, seq32(our_iss), syn(peer_iss));
     h.poll_one();
@@ -444,7 +444,7 @@ TEST_CASE("Simultaneous open: a SYN-ACK that arrives before ours went out is ACK
 
 // ================================================================== window scaling (RFC 7323)
 
-TEST_CASE("Window scaling: used when both SYNs carry it; the window field is scaled afterwards") {
+TEST_CASE("Window scaling: used when both SYNs carry it, the window field is scaled afterwards") {
     config c = test_config();
     c.window_scaling = true;
     harness h(c);

@@ -15,10 +15,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "corotcp/tcp/tcb.hpp"
@@ -372,5 +374,20 @@ struct wire_pair {
         now = std::max(now, until);
     }
 };
+
+/// The peer's ACK of `ackno` carrying SACK blocks [left, right) (RFC 2018), most recent first.
+using block = std::pair<std::uint32_t, std::uint32_t>;
+inline tcp_repr sack_ack(std::uint32_t ackno, std::initializer_list<block> blocks) {
+    tcp_repr r = ack(peer_iss + 1, ackno);
+    for (const auto& [l, rr] : blocks) r.options.sack[r.options.sack_count++] = {seq32(l), seq32(rr)};
+    return r;
+}
+
+/// The sequence numbers of emitted segments, in order.
+inline std::vector<std::uint32_t> seqs_of(const std::vector<sent>& v) {
+    std::vector<std::uint32_t> s;
+    for (const auto& x : v) s.push_back(x.seq());
+    return s;
+}
 
 } // namespace tcbtest

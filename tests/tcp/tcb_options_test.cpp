@@ -59,7 +59,7 @@ TEST_CASE("options: a SYN retransmitted after 1 s carries a TSval 1000 higher") 
     CHECK(out[0].h.options.timestamps->value == ts_epoch + 1000);
 }
 
-TEST_CASE("timestamps: used when both SYNs carry them; every later segment has TSval and echoes TS.Recent") {
+TEST_CASE("timestamps: used when both SYNs carry them, every later segment has TSval and echoes TS.Recent") {
     harness h(ts_config());
     establish_with_ts(h);
     CHECK(h.t.timestamps_enabled());
@@ -90,7 +90,7 @@ TEST_CASE("timestamps: the payload MSS is the peer's MSS minus the 12 bytes of t
     CHECK(h.t.cwnd() == 10 * 1448);
 }
 
-TEST_CASE("timestamps: not used when the SYN-ACK lacks them; nothing after the SYN carries them") {
+TEST_CASE("timestamps: not used when the SYN-ACK lacks them, nothing after the SYN carries them") {
     harness h(ts_config());
     h.connect();
     h.advance(100_ms);
@@ -164,7 +164,7 @@ TEST_CASE("sackOK: used only when both SYNs carry it") {
 
 // ================================================================== TSecr (RFC 7323 4.3)
 
-TEST_CASE("TSecr: TS.Recent follows only segments at Last.ACK.sent; the segment filling a hole is echoed") {
+TEST_CASE("TSecr: TS.Recent follows only segments at Last.ACK.sent, the segment filling a hole is echoed") {
     harness h(ts_config());
     establish_with_ts(h);
     h.in(with_ts(data(peer_iss + 11, our_iss + 1, "world"), 7200, ts_epoch + 100)); // out of order
@@ -194,7 +194,7 @@ TEST_CASE("TSecr: with delayed ACKs the echo is the TSval of the first segment A
 
 // ================================================================== RTT from TSecr (RFC 7323 4.1)
 
-TEST_CASE("RTT: the handshake is timed; TSecr on the ACK of retransmitted data gives a sample that ends the backoff") {
+TEST_CASE("RTT: the handshake is timed, TSecr on the ACK of retransmitted data gives a sample that ends the backoff") {
     harness h(ts_config());
     establish_with_ts(h); // SRTT 100 ms, RTTVAR 50 ms, RTO 300 ms
     CHECK(h.t.rtt().srtt() == 100_ms);

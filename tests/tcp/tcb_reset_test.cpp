@@ -54,7 +54,7 @@ TEST_CASE("ESTABLISHED: a RST exactly at RCV.NXT resets the connection (connecti
     CHECK(ec == errc::connection_reset);
 }
 
-TEST_CASE("ESTABLISHED: an in-window RST that is not exactly at RCV.NXT earns a challenge ACK; the connection survives") {
+TEST_CASE("ESTABLISHED: an in-window RST that is not exactly at RCV.NXT earns a challenge ACK, the connection survives") {
     harness h;
     h.establish_as_client();
     h.in(rst(peer_iss + 1 + 1000));

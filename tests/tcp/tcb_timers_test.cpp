@@ -137,7 +137,7 @@ TEST_CASE("ESTABLISHED: an ACK that updates the window is not a duplicate ACK") 
 
 // ================================================================== persist (RFC 1122 4.2.2.17)
 
-TEST_CASE("ESTABLISHED: a zero window starts the persist timer; probes back off exactly; data resumes when it opens") {
+TEST_CASE("ESTABLISHED: a zero window starts the persist timer, probes back off exactly, data resumes when it opens") {
     harness h;
     h.establish_as_client(); // RTO 300 ms
     h.in(ack(peer_iss + 1, our_iss + 1, 0));
@@ -189,7 +189,7 @@ TEST_CASE("ESTABLISHED: keepalive is off by default: an idle connection has no d
     CHECK(h.t.next_deadline() == instant::never());
 }
 
-TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s; 9 unanswered probes end it with timed_out at 7875 s") {
+TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s, 9 unanswered probes end it with timed_out at 7875 s") {
     config c = test_config();
     c.keepalive = true;
     harness h(c);

@@ -83,6 +83,43 @@ TEST_CASE("heap storage allocates on the first data() call and frees on release"
     CHECK(s.capacity() == 4096);
 }
 
+TEST_CASE("released heap storage is reused by the next storage of the same capacity on this thread") {
+    constexpr std::size_t cap = 12345; // a capacity no other test uses
+    const unsigned kept_before = heap_storage::recycled(cap);
+    const std::uint8_t* first = nullptr;
+    {
+        heap_storage a(cap);
+        first = a.data();
+        a.data()[cap - 1] = 7;
+    } // destroyed: its block goes to this thread's list
+    CHECK(heap_storage::recycled(cap) == kept_before + 1);
+    heap_storage b(cap);
+    CHECK_FALSE(b.allocated());
+    CHECK(b.data() == first); // the same block, no trip to malloc (or the kernel)
+    CHECK(heap_storage::recycled(cap) == kept_before);
+    b.release();
+    CHECK(heap_storage::recycled(cap) == kept_before + 1);
+
+    heap_storage moved_from(cap);
+    (void)moved_from.data();
+    heap_storage moved_to(std::move(moved_from));
+    CHECK(moved_to.allocated());
+    CHECK_FALSE(moved_from.allocated()); // NOLINT(bugprone-use-after-move): moving leaves it empty
+}
+
+TEST_CASE("at most 8 MiB of one capacity is kept, the rest goes back to the allocator") {
+    constexpr std::size_t cap = std::size_t{3} << 20; // 3 MiB: two fit under the limit, not three
+    std::vector<heap_storage> v;
+    for (int i = 0; i < 4; ++i) {
+        v.emplace_back(cap);
+        (void)v.back().data();
+    }
+    const unsigned before = heap_storage::recycled(cap);
+    v.clear();
+    CHECK(heap_storage::recycled(cap) == 2);
+    CHECK(before == 0);
+}
+
 TEST_CASE("a heap ring allocates nothing until data is written and frees it when emptied") {
     heap_ring r(1024);
     CHECK(r.capacity() == 1024);

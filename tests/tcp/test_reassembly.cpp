@@ -175,3 +175,18 @@ TEST_CASE("a range ending past 2^32 - 1 is truncated rather than wrapping") {
     CHECK(q.add(0xFFFFFFF0u, 0x100));
     CHECK(ranges_of(q) == R{{0xFFFFFFF0u, 0xFFFFFFFFu}});
 }
+
+TEST_CASE("the range storage is allocated only when a segment first arrives out of order") {
+    reassembly_queue q;
+    CHECK_FALSE(q.allocated());
+    CHECK(q.ranges().empty());
+    CHECK(q.contiguous_at_start() == 0);
+    q.advance(100); // in-order delivery on an empty queue touches nothing
+    CHECK_FALSE(q.allocated());
+    CHECK(sizeof(reassembly_queue) <= 32); // an idle connection pays for a pointer and two counters
+    CHECK(q.add(10, 5));
+    CHECK(q.allocated());
+    q.advance(15);
+    CHECK(q.empty());
+    CHECK(q.allocated()); // kept for the rest of the connection: loss tends to come again
+}

@@ -13,7 +13,7 @@ const seq32 una(1000);
 const seq32 snd_max(20000);
 } // namespace
 
-TEST_CASE("scoreboard: blocks merge when they overlap or touch; add() reports only newly SACKed octets") {
+TEST_CASE("scoreboard: blocks merge when they overlap or touch, add() reports only newly SACKed octets") {
     sack_scoreboard b;
     CHECK(b.add(seq32(3000), seq32(4000), una, snd_max));
     CHECK(b.add(seq32(5000), seq32(6000), una, snd_max));
@@ -25,7 +25,7 @@ TEST_CASE("scoreboard: blocks merge when they overlap or touch; add() reports on
     CHECK(b.highest() == seq32(6000));
 }
 
-TEST_CASE("scoreboard: invalid blocks and D-SACKs are not recorded; a block straddling SND.UNA is clamped") {
+TEST_CASE("scoreboard: invalid blocks and D-SACKs are not recorded, a block straddling SND.UNA is clamped") {
     sack_scoreboard b;
     CHECK_FALSE(b.add(seq32(500), seq32(900), una, snd_max));     // below SND.UNA: a D-SACK
     CHECK_FALSE(b.add(seq32(19000), seq32(21000), una, snd_max)); // beyond SND.MAX

@@ -15,10 +15,21 @@
 // handles; destroying one closes it gracefully (close()), never leaks and never dangles: the
 // interface keeps an orphaned connection until its close handshake is over.
 //
+// A stack may also go first. Its live handles sit on an intrusive list (two pointers in each
+// handle, touched when a handle opens, moves or closes; never per packet), and its destructor
+// detaches them: from then on every call on such a handle fails with errc::stack_destroyed, an
+// operation that was waiting wakes and fails with it, and destroying the handle is safe.
+//
+//     basic_stack ──handles_──> connection ⇄ listener ⇄ connection     (each: stack_, sock_ / l_)
+//
+// Data comes in and goes out as bytes: std::span of std::uint8_t, std::byte or char (and
+// std::string_view for write); the overloads only reinterpret the pointer, nothing is copied.
+//
 // Every awaitable operation takes op_options: a timeout (operation_timed_out; the connection
 // survives) and a std::stop_token (operation_canceled).
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,6 +39,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "corotcp/async/notifier.hpp"
@@ -63,6 +75,120 @@ class basic_stack;
 template <link Link, tcp::buffer_policy Buffers>
 class basic_listener;
 
+namespace detail {
+/// A handle's link in its stack's list of live handles; `on_stack_destroyed` detaches it.
+struct handle_hook {
+    handle_hook* prev = nullptr;
+    handle_hook* next = nullptr;
+    void (*on_stack_destroyed)(handle_hook&) noexcept = nullptr;
+};
+
+/// The handles (connections, listeners) that refer to one stack, so that a stack destroyed
+/// first can detach them. A handle is on the list exactly while it is open.
+class handle_list {
+public:
+    handle_list() = default;
+    handle_list(const handle_list&) = delete;
+    handle_list& operator=(const handle_list&) = delete;
+
+    void push(handle_hook& h) noexcept {
+        h.prev = nullptr;
+        h.next = head_;
+        if (head_ != nullptr) head_->prev = &h;
+        head_ = &h;
+    }
+    void erase(handle_hook& h) noexcept {
+        (h.prev != nullptr ? h.prev->next : head_) = h.next;
+        if (h.next != nullptr) h.next->prev = h.prev;
+        h.prev = h.next = nullptr;
+    }
+    /// A handle moved: `to` takes `from`'s place.
+    void replace(handle_hook& from, handle_hook& to) noexcept {
+        to.prev = std::exchange(from.prev, nullptr);
+        to.next = std::exchange(from.next, nullptr);
+        (to.prev != nullptr ? to.prev->next : head_) = &to;
+        if (to.next != nullptr) to.next->prev = &to;
+    }
+    /// Empties the list, telling each handle that its stack is gone.
+    void detach_all() noexcept {
+        while (head_ != nullptr) {
+            handle_hook& h = *head_;
+            erase(h);
+            h.on_stack_destroyed(h);
+        }
+    }
+    [[nodiscard]] std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (const handle_hook* h = head_; h != nullptr; h = h->next) ++n;
+        return n;
+    }
+
+private:
+    handle_hook* head_ = nullptr;
+};
+
+/// What connection and listener handles share: their stack, the notifier their operations wait
+/// on, and their place on the stack's handle list. Derived (CRTP) provides drop_target(), which
+/// forgets the engine object the handle refers to.
+template <class Derived, class Stack>
+class stack_handle : protected handle_hook {
+protected:
+    stack_handle() noexcept { on_stack_destroyed = &on_destroyed; }
+    explicit stack_handle(Stack& s) : stack_(&s), events_(std::make_unique<notifier>(s.loop())) {
+        on_stack_destroyed = &on_destroyed;
+        s.handles_.push(*this);
+    }
+    stack_handle(const stack_handle&) = delete;
+    stack_handle& operator=(const stack_handle&) = delete;
+    ~stack_handle() = default;
+
+    /// Takes o's stack, notifier and place on the list (the caller moves the engine object).
+    void take_handle(stack_handle& o) noexcept {
+        stack_ = std::exchange(o.stack_, nullptr);
+        events_ = std::move(o.events_);
+        stack_gone_ = std::exchange(o.stack_gone_, false);
+        if (stack_ != nullptr) stack_->handles_.replace(o, *this);
+    }
+    /// Closing: off the list; operations still waiting complete with operation_canceled.
+    void leave_stack() noexcept {
+        stack_->handles_.erase(*this);
+        stack_ = nullptr;
+        events_.reset();
+    }
+
+    Stack* stack_ = nullptr;           // set exactly while the handle is open (and on the stack's list)
+    std::unique_ptr<notifier> events_; // heap: the engine's waker points at it, handles move
+    bool stack_gone_ = false;          // the stack was destroyed before this handle
+
+private:
+    /// The stack is being destroyed: forget it; waiting operations wake and fail with stack_destroyed.
+    static void on_destroyed(handle_hook& h) noexcept {
+        auto& self = static_cast<stack_handle&>(h);
+        static_cast<Derived&>(self).drop_target();
+        self.stack_ = nullptr;
+        self.stack_gone_ = true;
+        self.events_->notify_all();
+    }
+};
+
+/// The same bytes as std::uint8_t (char and std::byte may alias any object): no copy.
+template <class T>
+    requires(sizeof(T) == 1 && !std::is_const_v<T>)
+[[nodiscard]] std::span<std::uint8_t> as_u8(std::span<T> s) noexcept {
+    return {reinterpret_cast<std::uint8_t*>(s.data()), s.size()};
+}
+template <class T>
+    requires(sizeof(T) == 1)
+[[nodiscard]] std::span<const std::uint8_t> as_u8(std::span<const T> s) noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+} // namespace detail
+
+/// Contiguous char data that is not a string (std::span<char>, std::vector<char>, std::array<char, N>):
+/// strings and literals take write's std::string_view overload instead.
+template <class T>
+concept char_span = std::convertible_to<const T&, std::span<const char>> && !std::convertible_to<const T&, std::string_view>;
+
 /// A link backed by a real device: wait(deadline) blocks until a packet may be ready or the
 /// deadline passes, and returns false if it could not wait (the loop then sleeps instead).
 template <class L>
@@ -81,21 +207,19 @@ namespace detail {
 
 /// One TCP connection, as the application holds it.
 template <link Link, tcp::buffer_policy Buffers>
-class basic_connection {
+class basic_connection : public detail::stack_handle<basic_connection<Link, Buffers>, basic_stack<Link, Buffers>> {
+    using handle_base = detail::stack_handle<basic_connection<Link, Buffers>, basic_stack<Link, Buffers>>;
+
 public:
     using stack_type = basic_stack<Link, Buffers>;
     using socket_type = iface::socket<Buffers>;
 
     basic_connection() = default;
-    basic_connection(basic_connection&& o) noexcept
-        : stack_(std::exchange(o.stack_, nullptr)), sock_(std::exchange(o.sock_, nullptr)),
-          events_(std::move(o.events_)) {}
+    basic_connection(basic_connection&& o) noexcept { take(o); }
     basic_connection& operator=(basic_connection&& o) noexcept {
         if (this != &o) {
             close();
-            stack_ = std::exchange(o.stack_, nullptr);
-            sock_ = std::exchange(o.sock_, nullptr);
-            events_ = std::move(o.events_);
+            take(o);
         }
         return *this;
     }
@@ -104,13 +228,15 @@ public:
     [[nodiscard]] bool is_open() const noexcept { return sock_ != nullptr; }
 
     /// Reads what is available (at least one byte), waiting if nothing is. Returns 0 only at the
-    /// peer's FIN (end of stream); an error if the connection failed or the operation was
-    /// cancelled or timed out.
+    /// peer's FIN (end of stream) or for an empty buf; an error if the connection failed, the
+    /// handle is closed (not_connected) or its stack is gone (stack_destroyed), or the operation
+    /// was cancelled or timed out.
     task<expected<std::size_t>> read(std::span<std::uint8_t> buf, op_options o = {}) {
+        if (sock_ == nullptr) co_return closed_error();
         if (buf.empty()) co_return std::size_t{0};
         const instant deadline = detail::deadline_after(loop(), o.timeout);
         for (;;) {
-            if (sock_ == nullptr) co_return errc::not_connected;
+            if (sock_ == nullptr) co_return closed_error();
             auto& t = sock_->tcb;
             // RFC 9293 3.10.7.4: a reset flushes the segment queues; unread data is not delivered.
             if (t.error() == errc::connection_reset) co_return t.error();
@@ -126,6 +252,9 @@ public:
         }
     }
 
+    task<expected<std::size_t>> read(std::span<std::byte> buf, op_options o = {}) { return read(detail::as_u8(buf), o); }
+    task<expected<std::size_t>> read(std::span<char> buf, op_options o = {}) { return read(detail::as_u8(buf), o); }
+
     /// Reads exactly buf.size() bytes unless the stream ends first; returns how many were read.
     task<expected<std::size_t>> read_exactly(std::span<std::uint8_t> buf, op_options o = {}) {
         std::size_t got = 0;
@@ -138,11 +267,19 @@ public:
         co_return got;
     }
 
+    task<expected<std::size_t>> read_exactly(std::span<std::byte> buf, op_options o = {}) {
+        return read_exactly(detail::as_u8(buf), o);
+    }
+    task<expected<std::size_t>> read_exactly(std::span<char> buf, op_options o = {}) {
+        return read_exactly(detail::as_u8(buf), o);
+    }
+
     /// Writes all of data (waiting for buffer space as needed) or fails.
     task<std::error_code> write(std::span<const std::uint8_t> data, op_options o = {}) {
+        if (sock_ == nullptr) co_return closed_error();
         const instant deadline = detail::deadline_after(loop(), o.timeout);
         while (!data.empty()) {
-            if (sock_ == nullptr) co_return errc::not_connected;
+            if (sock_ == nullptr) co_return closed_error();
             std::error_code ec;
             const std::size_t n = sock_->tcb.send(data, ec);
             if (ec) co_return ec;
@@ -160,16 +297,21 @@ public:
     task<std::error_code> write(std::string_view text, op_options o = {}) {
         return write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), o);
     }
+    task<std::error_code> write(std::span<const std::byte> data, op_options o = {}) { return write(detail::as_u8(data), o); }
+    template <char_span Chars>
+    task<std::error_code> write(const Chars& data, op_options o = {}) {
+        return write(detail::as_u8(std::span<const char>(data)), o);
+    }
 
     /// Half-close: the FIN follows the queued data; completes when the peer acknowledged it all
     /// (the connection stays readable: the peer may keep sending).
     task<std::error_code> shutdown(op_options o = {}) {
-        if (sock_ == nullptr) co_return errc::not_connected;
+        if (sock_ == nullptr) co_return closed_error();
         sock_->tcb.shutdown(loop().now());
         stack_->iface().touch(sock_);
         const instant deadline = detail::deadline_after(loop(), o.timeout);
         for (;;) {
-            if (sock_ == nullptr) co_return errc::not_connected;
+            if (sock_ == nullptr) co_return closed_error();
             const auto& t = sock_->tcb;
             if (t.error()) co_return t.error();
             const auto s = t.current_state();
@@ -187,7 +329,7 @@ public:
         if (sock_ == nullptr) return;
         stack_->iface().release(loop().now(), sock_);
         sock_ = nullptr;
-        events_.reset();
+        this->leave_stack();
     }
 
     /// Abortive close: RST, queued data discarded; the peer's read fails with connection_reset.
@@ -203,49 +345,67 @@ public:
     [[nodiscard]] iface::four_tuple endpoints() const noexcept { return sock_ ? sock_->tuple : iface::four_tuple{}; }
     /// The engine underneath, for inspection (and tests).
     [[nodiscard]] const tcp::tcb<Buffers>* tcb() const noexcept { return sock_ ? &sock_->tcb : nullptr; }
+    /// TCP_CONGESTION: this connection's congestion-control algorithm, at any time (the stack's
+    /// default comes from iface::settings::tcp, a connect()'s from connect_options::tcp).
+    void set_congestion_control(tcp::congestion_control c) noexcept {
+        if (sock_ != nullptr) sock_->tcb.set_congestion_control(c);
+    }
 
 private:
     friend stack_type;
+    friend handle_base;
     friend class basic_listener<Link, Buffers>;
+    using handle_base::events_;
+    using handle_base::stack_;
+    using handle_base::stack_gone_;
 
-    basic_connection(stack_type& s, socket_type* sock)
-        : stack_(&s), sock_(sock), events_(std::make_unique<notifier>(s.loop())) {
+    basic_connection(stack_type& s, socket_type* sock) : handle_base(s), sock_(sock) {
         sock_->user_waker = events_->as_waker();
+    }
+
+    void take(basic_connection& o) noexcept {
+        this->take_handle(o);
+        sock_ = std::exchange(o.sock_, nullptr);
+    }
+    void drop_target() noexcept { sock_ = nullptr; }
+
+    [[nodiscard]] std::error_code closed_error() const noexcept {
+        return stack_gone_ ? errc::stack_destroyed : errc::not_connected;
     }
 
     [[nodiscard]] scheduler& loop() const noexcept { return stack_->loop(); }
 
-    stack_type* stack_ = nullptr;
-    socket_type* sock_ = nullptr;
-    std::unique_ptr<notifier> events_; // heap: the socket's waker points at it, handles move
+    socket_type* sock_ = nullptr; // set exactly while stack_ is
 };
 
 /// A listening port, as the application holds it.
 template <link Link, tcp::buffer_policy Buffers>
-class basic_listener {
+class basic_listener : public detail::stack_handle<basic_listener<Link, Buffers>, basic_stack<Link, Buffers>> {
+    using handle_base = detail::stack_handle<basic_listener<Link, Buffers>, basic_stack<Link, Buffers>>;
+
 public:
     using stack_type = basic_stack<Link, Buffers>;
     using connection_type = basic_connection<Link, Buffers>;
 
     basic_listener() = default;
-    basic_listener(basic_listener&& o) noexcept
-        : stack_(std::exchange(o.stack_, nullptr)), l_(std::exchange(o.l_, nullptr)), events_(std::move(o.events_)) {}
+    basic_listener(basic_listener&& o) noexcept { take(o); }
     basic_listener& operator=(basic_listener&& o) noexcept {
         if (this != &o) {
             close();
-            stack_ = std::exchange(o.stack_, nullptr);
-            l_ = std::exchange(o.l_, nullptr);
-            events_ = std::move(o.events_);
+            take(o);
         }
         return *this;
     }
     ~basic_listener() { close(); }
 
-    /// The next established connection from the accept queue.
+    /// The next established connection from the accept queue. listener_closed after close() (or
+    /// on an empty handle), stack_destroyed once the stack is gone.
     task<expected<connection_type>> accept(op_options o = {}) {
+        if (l_ == nullptr) co_return closed_error();
         const instant deadline = detail::deadline_after(stack_->loop(), o.timeout);
         for (;;) {
-            if (l_ == nullptr || l_->closed) co_return errc::listener_closed;
+            if (l_ == nullptr) co_return closed_error();
+            if (l_->closed) co_return errc::listener_closed;
             if (auto* s = stack_->iface().accept(l_)) co_return connection_type(*stack_, s);
             if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
                 co_return detail::from_wait(r);
@@ -257,7 +417,7 @@ public:
         if (l_ == nullptr) return;
         stack_->iface().close_listener(stack_->loop().now(), l_);
         l_ = nullptr;
-        events_.reset();
+        this->leave_stack();
     }
 
     [[nodiscard]] std::uint16_t port() const noexcept { return l_ ? l_->port : 0; }
@@ -266,14 +426,26 @@ public:
 
 private:
     friend stack_type;
-    basic_listener(stack_type& s, iface::listener<Buffers>* l)
-        : stack_(&s), l_(l), events_(std::make_unique<notifier>(s.loop())) {
+    friend handle_base;
+    using handle_base::events_;
+    using handle_base::stack_;
+    using handle_base::stack_gone_;
+
+    basic_listener(stack_type& s, iface::listener<Buffers>* l) : handle_base(s), l_(l) {
         l_->user_waker = events_->as_waker();
     }
 
-    stack_type* stack_ = nullptr;
-    iface::listener<Buffers>* l_ = nullptr;
-    std::unique_ptr<notifier> events_;
+    void take(basic_listener& o) noexcept {
+        this->take_handle(o);
+        l_ = std::exchange(o.l_, nullptr);
+    }
+    void drop_target() noexcept { l_ = nullptr; }
+
+    [[nodiscard]] std::error_code closed_error() const noexcept {
+        return stack_gone_ ? errc::stack_destroyed : errc::listener_closed;
+    }
+
+    iface::listener<Buffers>* l_ = nullptr; // set exactly while stack_ is
 };
 
 /// A TCP/IPv4 stack on one link, driven by a run loop.
@@ -291,7 +463,12 @@ public:
     }
     basic_stack(const basic_stack&) = delete;
     basic_stack& operator=(const basic_stack&) = delete;
-    ~basic_stack() override { loop_->remove_source(*this); }
+    /// Handles that outlive the stack are detached (see the header comment); their sockets go
+    /// with the interface, without a RST or FIN (as if the host vanished).
+    ~basic_stack() override {
+        loop_->remove_source(*this);
+        handles_.detach_all();
+    }
 
     /// Starts listening on `port`.
     expected<listener> listen(std::uint16_t port, listen_options o = {}) {
@@ -308,7 +485,9 @@ public:
         connection c(*this, s);
         const instant deadline = detail::deadline_after(*loop_, o.timeout);
         for (;;) {
-            const auto& t = s->tcb;
+            // After a wait, `this` may be gone: only c (detached then) is safe to look at.
+            if (!c.is_open()) co_return c.closed_error();
+            const auto& t = c.sock_->tcb;
             if (t.error()) co_return t.error();
             if (t.established_once()) co_return std::move(c);
             if (auto r = co_await c.events_->wait(deadline, o.stop); r != wait_result::notified) {
@@ -325,6 +504,8 @@ public:
     [[nodiscard]] const interface_type& iface() const noexcept { return iface_; }
     [[nodiscard]] Link& link() noexcept { return link_; }
     [[nodiscard]] wire::ipv4_address address() const noexcept { return iface_.address(); }
+    /// Open connection and listener handles on this stack (a walk of the list: for tests).
+    [[nodiscard]] std::size_t live_handles() const noexcept { return handles_.size(); }
 
     /// Calls hook on every state change of every connection (tracing, tests).
     void on_state_change(iface::state_hook hook) { iface_.set_state_hook(std::move(hook)); }
@@ -376,8 +557,12 @@ public:
     }
 
 private:
+    template <class, class>
+    friend class detail::stack_handle;
+
     static iface::settings with_link_mtu(iface::settings s, const Link& l) {
         s.mtu = std::min<std::size_t>(s.mtu, l.mtu());
+        s.tso_max = link_tso_max(l); // 0 unless the link cuts TCP super-segments itself (TSO)
         return s;
     }
     static std::string pad(std::string s, std::size_t w) {
@@ -390,6 +575,7 @@ private:
     Link link_;
     interface_type iface_;
     packet_batch rx_;
+    detail::handle_list handles_;
 };
 
 } // namespace corotcp

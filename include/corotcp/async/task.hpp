@@ -20,12 +20,16 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "corotcp/util/recycle.hpp"
 
 namespace corotcp {
 
@@ -62,9 +66,39 @@ private:
     static inline thread_local std::coroutine_handle<>* slot_ = nullptr;
 };
 
+/// Recycles coroutine frames, per thread (util/recycle.hpp). Request/response code creates and
+/// destroys a few frames per message (read, read_exactly, write); with malloc that was 5 % of the
+/// 64 B request/response profile. Frames up to 1 KiB are rounded up to 64-byte classes; larger ones
+/// go straight to operator new.
+class frame_cache {
+public:
+    [[nodiscard]] static void* allocate(std::size_t n) {
+        const std::size_t c = size_class(n);
+        if (c >= classes) return ::operator new(n);
+        if (void* p = lists::take(c)) return p;
+        return ::operator new((c + 1) * granule);
+    }
+
+    static void deallocate(void* p, std::size_t n) noexcept {
+        const std::size_t c = size_class(n);
+        if (c < classes && lists::give(c, p, (c + 1) * granule, 64, 64 * 1024)) return;
+        ::operator delete(p);
+    }
+
+private:
+    static constexpr std::size_t granule = 64;
+    static constexpr std::size_t classes = 16; // up to 1 KiB
+    using lists = free_lists<classes>;
+
+    [[nodiscard]] static constexpr std::size_t size_class(std::size_t n) noexcept { return n == 0 ? 0 : (n - 1) / granule; }
+};
+
 /// The part of every task promise that does not depend on T.
 class task_promise_base {
 public:
+    [[nodiscard]] static void* operator new(std::size_t n) { return frame_cache::allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { frame_cache::deallocate(p, n); }
+
     /// Resumes the awaiter of this task, or returns to whoever resumed it if nobody awaits it.
     struct final_awaiter {
         [[nodiscard]] bool await_ready() const noexcept { return false; }

@@ -10,16 +10,22 @@
 // created (it then disappears when the link is closed). tun_config.hpp configures the kernel side
 // (address, netmask, up) of a device.
 //
-// The I/O path (io_uring, liburing >= 2.0):
-//   * `reads_in_flight` reads are always armed, each into its own buffer of a ring of buffers that is
-//     registered with the kernel (IORING_OP_READ_FIXED) when it allows it, plain reads otherwise;
+// The descriptor is non-blocking (O_NONBLOCK). The I/O path (io_uring, liburing >= 2.0):
+//   * receiving, `reads_in_flight` == 0: one multishot IORING_OP_POLL_ADD (POLLIN) on the device says
+//     when it is readable; receive() then empties it with plain non-blocking read() calls, at most
+//     `rx_batch` frames per call (tun_drain.hpp), until EAGAIN. No read is ever armed, so an arriving
+//     packet wakes one poll entry and no io-wq worker;
+//   * receiving, `reads_in_flight` == N > 0: N reads are always armed, each into its own buffer of a
+//     ring of buffers registered with the kernel (IORING_OP_READ_FIXED) when it allows it, plain reads
+//     otherwise. On the non-blocking descriptor a read that finds no packet is parked on io_uring's
+//     internal poll (no worker thread), but every packet wakes all N of them: keep N small;
 //   * transmit() queues a write (the packet is kept until its completion) and submits nothing;
 //   * receive() reaps completions from the shared completion ring (no system call), re-arms the reads
 //     and submits every queued write and read in one io_uring_submit, only if anything is queued;
 //   * wait(deadline) is one io_uring_submit_and_wait_timeout: the run loop of basic_stack blocks in
 //     it instead of sleeping, so an arriving packet wakes it at once.
-// When io_uring cannot be set up (an old kernel, seccomp, io_uring_disabled), the link falls back to a
-// non-blocking descriptor with read(), write() and ppoll(), and says so once through `log`.
+// When io_uring cannot be set up (an old kernel, seccomp, io_uring_disabled), the link falls back to
+// read(), write() and ppoll() (at most `rx_batch` reads per receive()), and says so once through `log`.
 //
 // Offloads (tun_options::offload): IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4). Every
 // frame then carries a struct virtio_net_hdr. The kernel may hand us TCP packets whose checksum is
@@ -27,8 +33,11 @@
 // buffer) and GSO super-frames of up to 64 KB (gso_size = the MSS): they are either handed up whole
 // (the interface accepts IPv4 packets of any size up to 64 KB) or, with `split_gso`, cut into MSS-sized
 // segments with their own IP and TCP checksums. If the kernel refuses the offloads, the link works
-// exactly as without them. Transmitted packets always carry complete checksums and no GSO (sending
-// super-segments needs the engine to emit them; see docs/tun.md).
+// exactly as without them. Sending: with TSO4 accepted, tso_max() is non-zero, so the stack's
+// engine emits TCP super-segments of up to 64 KB (packet::gso_size() = the MSS); each is written
+// with gso_type TCPV4 and NEEDS_CSUM, the kernel cuts it into MSS segments and finishes their
+// checksums. Ordinary packets carry complete checksums and an all-zero virtio header. Without TSO4
+// (offloads refused or off) tso_max() is 0 and the engine sends MSS-sized segments as before.
 //
 // Time: `now` is the caller's; wait() converts its deadline to a relative timeout against
 // std::chrono::steady_clock, which is the clock of corotcp::real_clock. Use this link with
@@ -64,6 +73,7 @@
 
 #include "corotcp/link/concept.hpp"
 #include "corotcp/link/packet.hpp"
+#include "corotcp/link/tun_drain.hpp"
 #include "corotcp/link/tun_error.hpp"
 #include "corotcp/util/expected.hpp"
 #include "corotcp/util/time.hpp"
@@ -86,7 +96,10 @@ struct tun_options {
     bool offload = false;            ///< IFF_VNET_HDR + TUNSETOFFLOAD(CSUM | TSO4)
     bool split_gso = false;          ///< with offload: cut GSO frames into MSS segments (else whole)
     tun_io io = tun_io::automatic;
-    unsigned reads_in_flight = 64;   ///< reads armed at all times (io_uring)
+    /// io_uring: 0 = one multishot poll + read() until EAGAIN (the default, see the header comment);
+    /// N > 0 = N reads armed at all times (at most 1024)
+    unsigned reads_in_flight = 0;
+    unsigned rx_batch = 64;          ///< frames read() per receive() at most (poll and plain modes)
     unsigned writes_in_flight = 512; ///< queued or unfinished writes at most; more are dropped
     std::function<void(std::string_view)> log{}; ///< notices (e.g. the fallback); empty: stderr
 };
@@ -103,6 +116,7 @@ struct tun_stats {
     std::uint64_t tx_bytes = 0;
     std::uint64_t tx_errors = 0;    ///< failed writes
     std::uint64_t tx_dropped = 0;   ///< larger than the MTU, or too many writes in flight
+    std::uint64_t tx_gso = 0;       ///< TSO super-segments written (the kernel cuts them up)
     std::uint64_t submits = 0;      ///< io_uring_submit calls (system calls on the busy path)
     std::uint64_t waits = 0;        ///< blocking waits
 };
@@ -176,8 +190,37 @@ inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 inline constexpr std::size_t vnet_hdr_len = sizeof(virtio_net_hdr); // 10: no TUNSETVNETHDRSZ
+
+/// The virtio header for a packet we write. An ordinary packet (gso_size() 0, or a "super-segment"
+/// with no more than gso_size() payload) gets an all-zero header: its checksums are complete. A TSO
+/// super-segment gets GSO_TCPV4 + NEEDS_CSUM (csum_start = the IP header length, csum_offset = 16),
+/// and its TCP checksum field is rewritten to the pseudo-header sum, from which the kernel finishes
+/// each segment's checksum (as for CHECKSUM_PARTIAL). False, and the packet untouched, if a
+/// super-segment is not a well-formed TCP/IPv4 packet.
+[[nodiscard]] inline bool prepare_vnet_tx(packet& p, virtio_net_hdr& h) noexcept {
+    h = virtio_net_hdr{};
+    if (p.gso_size() == 0) return true;
+    std::uint8_t* b = p.data();
+    const std::size_t n = p.size();
+    if (n < 40 || n > 0xFFFF || (b[0] >> 4) != 4 || b[9] != 6) return false;
+    const std::size_t ihl = std::size_t{b[0] & 0x0Fu} * 4;
+    if (ihl < 20 || n < ihl + 20) return false;
+    const std::size_t thl = std::size_t{b[ihl + 12]} / 16 * 4;
+    if (thl < 20 || n < ihl + thl) return false;
+    if (n - ihl - thl <= p.gso_size()) return true; // one segment after all: send it as it is
+    wire::store_be16(b + ihl + 16, wire::ipv4_pseudo_header_sum(wire::load_be32(b + 12), wire::load_be32(b + 16), 6,
+                                                                static_cast<std::uint16_t>(n - ihl)));
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h.hdr_len = static_cast<std::uint16_t>(ihl + thl);
+    h.gso_size = p.gso_size();
+    h.csum_start = static_cast<std::uint16_t>(ihl);
+    h.csum_offset = 16;
+    return true;
+}
 inline constexpr std::uint64_t tx_tag = std::uint64_t{1} << 40;
 inline constexpr std::uint64_t cancel_tag = std::uint64_t{1} << 41;
+inline constexpr std::uint64_t poll_tag = std::uint64_t{1} << 42;
 
 /// Everything behind the tun_link handle (which is then cheap and safe to move: in-flight I/O points
 /// into this object and its buffers, never into the handle).
@@ -199,9 +242,14 @@ public:
     std::unique_ptr<std::uint8_t[]> rx_mem;
     std::vector<bool> rx_armed;
     unsigned rx_armed_count = 0;
-    instant rearm_at = instant::never(); // idle read buffers (after an error) are armed again then
+    instant rearm_at = instant::never(); // idle read buffers or the poll (after an error) are armed again then
+    bool poll_mode = false; // reads_in_flight == 0: multishot poll + read() drain
+    bool poll_armed = false;
+    bool poll_oneshot = false; // the kernel refused IORING_POLL_ADD_MULTI (before 5.13): one-shot polls
+    bool readable = false;  // poll mode: the device may hold frames (a POLLIN completion, or the budget ran out)
     struct tx_slot {
         packet p;
+        virtio_net_hdr hdr{};
         iovec iov[2]{};
     };
     std::vector<tx_slot> tx;
@@ -211,7 +259,6 @@ public:
     packet_batch pending_rx; // reaped outside receive() (transmit() making room)
     std::vector<packet> pool; // storage of finished writes, reused for received packets
     std::vector<std::uint8_t> scratch; // plain mode: the read buffer
-    const std::uint8_t zero_hdr[vnet_hdr_len]{};
 
     tun_impl() = default;
     tun_impl(const tun_impl&) = delete;
@@ -228,9 +275,15 @@ public:
             io_uring_prep_cancel64(sqe, i, 0);
             io_uring_sqe_set_data64(sqe, cancel_tag);
         }
+        if (poll_armed) {
+            if (io_uring_sqe* sqe = get_sqe(); sqe != nullptr) {
+                io_uring_prep_poll_remove(sqe, poll_tag);
+                io_uring_sqe_set_data64(sqe, cancel_tag);
+            }
+        }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         packet_batch sink;
-        while ((tx_in_flight > 0 || rx_armed_count > 0) && std::chrono::steady_clock::now() < give_up) {
+        while ((tx_in_flight > 0 || rx_armed_count > 0 || poll_armed) && std::chrono::steady_clock::now() < give_up) {
             __kernel_timespec ts{0, 50'000'000};
             io_uring_cqe* cqe = nullptr;
             const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
@@ -246,6 +299,10 @@ public:
         else tun_log_stderr(msg);
     }
 
+    [[nodiscard]] std::size_t tso_max() const noexcept {
+        return (vnet && (offloads & TUN_F_TSO4) != 0) ? 0xFFFF - 20 - 60 : 0; // a whole datagram, any headers
+    }
+
     [[nodiscard]] std::size_t max_frame() const noexcept {
         return (vnet && (offloads & TUN_F_TSO4) != 0) ? 65535 : std::max<std::size_t>(mtu, 576);
     }
@@ -258,7 +315,9 @@ public:
         const bool existed = ::if_nametoindex(name.c_str()) != 0;
         if (!existed && !opt.create) return tun_errc::no_such_device;
 
-        fd = unique_fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+        // Non-blocking: plain mode and the poll-mode drain read until EAGAIN, and io_uring parks a read
+        // that finds nothing on its internal poll instead of handing it to an io-wq worker.
+        fd = unique_fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
         if (!fd) {
             const int e = errno;
             if (e == ENOENT || e == ENODEV || e == ENXIO) return tun_errc::no_tun_driver;
@@ -314,14 +373,13 @@ public:
             if (opt.io == tun_io::io_uring) return ec;
             log("io_uring unavailable (" + ec.message() + "): falling back to read()/write() and ppoll()");
         }
-        const int fl = ::fcntl(fd.get(), F_GETFL);
-        if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0) return errno_code();
         scratch.resize(max_frame() + (vnet ? vnet_hdr_len : 0));
         return {};
     }
 
     std::error_code setup_uring() {
-        const unsigned depth = std::clamp(opt.reads_in_flight, 1u, 1024u);
+        const unsigned depth = std::min(opt.reads_in_flight, 1024u);
+        poll_mode = depth == 0;
         const unsigned writes = std::clamp(opt.writes_in_flight, 1u, 8192u);
         unsigned entries = 1;
         while (entries < depth + 64) entries <<= 1; // reads + a batch of writes between two submits
@@ -332,23 +390,29 @@ public:
         uring = true;
 
         buf_size = (max_frame() + (vnet ? vnet_hdr_len : 0) + 63) & ~std::size_t{63};
-        rx_mem.reset(new std::uint8_t[buf_size * depth]);
-        rx_armed.assign(depth, false);
-        std::vector<iovec> iovs(depth);
-        for (unsigned i = 0; i < depth; ++i) iovs[i] = {rx_mem.get() + std::size_t{i} * buf_size, buf_size};
-        fixed_buffers = io_uring_register_buffers(&ring, iovs.data(), depth) == 0;
+        if (poll_mode) {
+            scratch.resize(buf_size);
+        } else {
+            rx_mem.reset(new std::uint8_t[buf_size * depth]);
+            rx_armed.assign(depth, false);
+            std::vector<iovec> iovs(depth);
+            for (unsigned i = 0; i < depth; ++i) iovs[i] = {rx_mem.get() + std::size_t{i} * buf_size, buf_size};
+            fixed_buffers = io_uring_register_buffers(&ring, iovs.data(), depth) == 0;
+        }
 
         tx.resize(writes);
         tx_free.reserve(writes);
         for (std::uint32_t i = writes; i > 0; --i) tx_free.push_back(i - 1);
 
         for (unsigned i = 0; i < depth; ++i) arm_read(i);
+        if (poll_mode) arm_poll();
         if (const int r = io_uring_submit(&ring); r < 0) {
             const std::error_code ec = errno_code(-r);
             io_uring_queue_exit(&ring);
             uring = false;
             rx_armed.clear();
             rx_armed_count = 0;
+            poll_mode = poll_armed = false;
             return ec;
         }
         ++stats.submits;
@@ -383,6 +447,32 @@ public:
         ++rx_armed_count;
     }
 
+    /// Poll mode: one multishot POLL_ADD; each wake-up of the device's wait queue while it is readable
+    /// posts a completion (IORING_CQE_F_MORE while it stays armed). A kernel without multishot polls
+    /// fails it with EINVAL: from then on one-shot polls, armed again after each completion.
+    void arm_poll() {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr) { // armed again at the next receive()
+            rearm_at = instant{};
+            return;
+        }
+        io_uring_prep_poll_add(sqe, fd.get(), POLLIN);
+#ifdef IORING_POLL_ADD_MULTI
+        if (!poll_oneshot) sqe->len |= IORING_POLL_ADD_MULTI; // = io_uring_prep_poll_multishot (liburing 2.3)
+#endif
+        io_uring_sqe_set_data64(sqe, poll_tag);
+        poll_armed = true;
+        readable = true; // whatever arrived before the poll was armed: read until EAGAIN once
+    }
+
+    /// Poll mode: reads what the device holds, at most rx_batch frames (the rest on the next call).
+    void drain(packet_batch& out) {
+        const auto r = drain_frames(fd.get(), scratch, std::max(opt.rx_batch, 1u),
+                                    [&](const std::uint8_t* b, std::size_t n) { deliver(b, n, out); });
+        if (r.error != 0) ++stats.rx_errors; // the poll says when to try again
+        readable = !r.empty && r.error == 0;
+    }
+
     /// Handles every completion that is ready (no system call).
     void reap(instant now, packet_batch& out, bool rearm = true) {
         io_uring_cqe* cqes[64];
@@ -396,12 +486,26 @@ public:
             rearm_at = instant::never();
             for (unsigned i = 0; i < rx_armed.size(); ++i)
                 if (!rx_armed[i]) arm_read(i);
+            if (poll_mode && !poll_armed) arm_poll();
         }
+        if (rearm && readable) drain(out);
     }
 
     void complete(instant now, const io_uring_cqe& cqe, packet_batch& out, bool rearm) {
         const std::uint64_t tag = cqe.user_data;
         if (tag == LIBURING_UDATA_TIMEOUT || tag == cancel_tag) return;
+        if (tag == poll_tag) {
+            if (cqe.res > 0 && (cqe.res & (POLLIN | POLLERR | POLLHUP)) != 0) readable = true;
+            if ((cqe.flags & IORING_CQE_F_MORE) == 0) { // the (multishot) poll ended: arm a new one
+                poll_armed = false;
+                const bool refused_multi = cqe.res == -EINVAL && !poll_oneshot;
+                if (refused_multi) poll_oneshot = true;
+                else if (cqe.res < 0 && cqe.res != -ECANCELED) ++stats.rx_errors;
+                if (rearm)
+                    rearm_at = earliest(rearm_at, cqe.res < 0 && !refused_multi ? now + duration::millis(100) : now);
+            }
+            return;
+        }
         if ((tag & tx_tag) != 0) {
             const auto slot = static_cast<std::uint32_t>(tag & 0xFFFF'FFFFu);
             if (slot >= tx.size()) return;
@@ -548,12 +652,13 @@ public:
     // ---------------------------------------------------------------- the link operations
 
     void transmit(instant now, packet&& p) {
-        if (p.size() > max_frame() || p.empty()) {
+        virtio_net_hdr h{};
+        if (p.size() > max_frame() || p.empty() || (vnet && !prepare_vnet_tx(p, h))) {
             ++stats.tx_dropped;
             recycle(std::move(p));
             return;
         }
-        if (!uring) return write_plain(std::move(p));
+        if (!uring) return write_plain(std::move(p), h);
         if (tx_free.empty()) { // make room: finished writes come back
             submit();
             reap(now, pending_rx);
@@ -574,7 +679,8 @@ public:
         tx_slot& s = tx[slot];
         s.p = std::move(p);
         if (vnet) {
-            s.iov[0] = {const_cast<std::uint8_t*>(zero_hdr), vnet_hdr_len};
+            s.hdr = h;
+            s.iov[0] = {&s.hdr, vnet_hdr_len};
             s.iov[1] = {s.p.data(), s.p.size()};
             io_uring_prep_writev(sqe, fd.get(), s.iov, 2, 0);
         } else {
@@ -582,13 +688,15 @@ public:
         }
         io_uring_sqe_set_data64(sqe, tx_tag | slot);
         ++tx_in_flight;
+        if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) ++stats.tx_gso;
     }
 
-    void write_plain(packet&& p) {
+    void write_plain(packet&& p, virtio_net_hdr& h) {
         ssize_t r;
         if (vnet) {
-            iovec iov[2] = {{const_cast<std::uint8_t*>(zero_hdr), vnet_hdr_len}, {p.data(), p.size()}};
+            iovec iov[2] = {{&h, vnet_hdr_len}, {p.data(), p.size()}};
             r = ::writev(fd.get(), iov, 2);
+            if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) ++stats.tx_gso;
         } else {
             r = ::write(fd.get(), p.data(), p.size());
         }
@@ -610,27 +718,22 @@ public:
             reap(now, out);
             submit(); // queued writes + re-armed reads: one system call, only if anything is queued
         } else {
-            for (int i = 0; i < 256; ++i) {
-                const ssize_t r = ::read(fd.get(), scratch.data(), scratch.size());
-                if (r < 0) {
-                    if (errno != EAGAIN && errno != EINTR) ++stats.rx_errors;
-                    break;
-                }
-                if (r == 0) break;
-                deliver(scratch.data(), static_cast<std::size_t>(r), out);
-            }
+            const auto r = drain_frames(fd.get(), scratch, std::max(opt.rx_batch, 1u),
+                                        [&](const std::uint8_t* b, std::size_t n) { deliver(b, n, out); });
+            if (r.error != 0) ++stats.rx_errors;
+            readable = !r.empty && r.error == 0; // the budget ran out: call again without waiting
         }
         return out.size() - first;
     }
 
     [[nodiscard]] instant poll_at() const {
-        if (!pending_rx.empty()) return instant{};
+        if (!pending_rx.empty() || readable) return instant{};
         if (uring && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0)) return instant{};
         return rearm_at;
     }
 
     bool wait(instant deadline) {
-        if (!pending_rx.empty()) return true;
+        if (!pending_rx.empty() || readable) return true;
         const instant now{std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now().time_since_epoch())
                               .count()};
@@ -676,6 +779,9 @@ public:
 
     // --- corotcp::link
     [[nodiscard]] std::size_t mtu() const noexcept { return impl_->mtu; }
+    /// TSO (tso_link): with IFF_VNET_HDR and TUN_F_TSO4 accepted, the TCP payload one super-segment
+    /// may carry (the stack then emits them; the kernel cuts them into MSS segments); else 0.
+    [[nodiscard]] std::size_t tso_max() const noexcept { return impl_->tso_max(); }
     void transmit(instant now, packet p) { impl_->transmit(now, std::move(p)); }
     std::size_t receive(instant now, packet_batch& out) { return impl_->receive(now, out); }
     [[nodiscard]] instant poll_at() const { return impl_->poll_at(); }
@@ -695,13 +801,18 @@ public:
     [[nodiscard]] unsigned offloads() const noexcept { return impl_->offloads; }
     [[nodiscard]] const tun_stats& stats() const noexcept { return impl_->stats; }
 
-    /// One line describing the I/O path, e.g. "io_uring, 64 reads in flight, registered buffers".
+    /// One line describing the I/O path, e.g. "io_uring, multishot poll + read() (64 per receive)" or
+    /// "io_uring, 4 reads in flight, registered buffers".
     [[nodiscard]] std::string describe() const {
         const auto& i = *impl_;
         std::string s = i.name + ": mtu " + std::to_string(i.mtu) + ", ";
         if (i.uring) {
-            s += "io_uring, " + std::to_string(i.rx_armed.size()) + " reads in flight, " +
-                 (i.fixed_buffers ? "registered buffers" : "plain buffers");
+            if (i.poll_mode)
+                s += "io_uring, multishot poll + read() (" + std::to_string(std::max(i.opt.rx_batch, 1u)) +
+                     " per receive)";
+            else
+                s += "io_uring, " + std::to_string(i.rx_armed.size()) + " reads in flight, " +
+                     (i.fixed_buffers ? "registered buffers" : "plain buffers");
         } else {
             s += "read()/write() + ppoll()";
         }
@@ -720,5 +831,6 @@ private:
 };
 
 static_assert(link<tun_link>);
+static_assert(tso_link<tun_link>);
 
 } // namespace corotcp

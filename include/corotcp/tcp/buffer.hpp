@@ -16,7 +16,7 @@
 //        (RFC 9293 3.10.7.4, "segment text": data beyond rcv.nxt may be held for later delivery).
 //
 // Nothing here allocates except `heap_storage::data()` the first time it is called after
-// construction or `release()`.
+// construction or `release()` (and then it first reuses a block this thread freed before).
 #pragma once
 
 #include <algorithm>
@@ -28,6 +28,8 @@
 #include <memory>
 #include <span>
 #include <utility>
+
+#include "corotcp/util/recycle.hpp"
 
 namespace corotcp::tcp {
 
@@ -72,31 +74,91 @@ static_assert(sizeof(fixed_storage<1024>) == 1024, "fixed_storage is exactly its
 
 /// Runtime capacity on the heap, allocated lazily by the first non-const `data()` and freed by
 /// `release()`, so idle connections cost nothing but this object. Move-only.
+/// Freed blocks are kept per thread for the next connection (util/recycle.hpp: up to four capacities
+/// at a time, at most 8 MiB of each), so short connections neither call into the kernel for
+/// memory nor fault fresh pages in.
 class heap_storage {
 public:
     explicit heap_storage(std::size_t requested_capacity) noexcept : capacity_(requested_capacity) {}
 
-    heap_storage(heap_storage&&) noexcept = default;
-    heap_storage& operator=(heap_storage&&) noexcept = default;
+    heap_storage(heap_storage&& o) noexcept : capacity_(o.capacity_), bytes_(std::exchange(o.bytes_, nullptr)) {}
+    heap_storage& operator=(heap_storage&& o) noexcept {
+        if (this != &o) {
+            release();
+            capacity_ = o.capacity_;
+            bytes_ = std::exchange(o.bytes_, nullptr);
+        }
+        return *this;
+    }
+    ~heap_storage() { release(); }
 
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
     /// Allocates `capacity()` bytes on first use (or first use after `release()`).
     /// Returns null only for a zero capacity.
     [[nodiscard]] std::uint8_t* data() {
-        if (!bytes_ && capacity_ != 0) bytes_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
-        return bytes_.get();
+        if (bytes_ == nullptr && capacity_ != 0) {
+            const std::size_t list = find_list(capacity_);
+            void* p = list < lists_count ? lists::take(list) : nullptr;
+            bytes_ = static_cast<std::uint8_t*>(p != nullptr ? p : ::operator new(block_size()));
+        }
+        return bytes_;
     }
-    [[nodiscard]] const std::uint8_t* data() const noexcept { return bytes_.get(); }
+    [[nodiscard]] const std::uint8_t* data() const noexcept { return bytes_; }
 
-    void release() noexcept { bytes_.reset(); }
+    void release() noexcept {
+        if (bytes_ == nullptr) return;
+        if (!lists::give(claim_list(capacity_), bytes_, block_size(), 256, max_kept)) ::operator delete(bytes_);
+        bytes_ = nullptr;
+    }
 
     /// True if memory is currently held (for tests and the netstat snapshot).
     [[nodiscard]] bool allocated() const noexcept { return bytes_ != nullptr; }
 
+    /// Blocks of `capacity` bytes this thread keeps for reuse (tests and memory figures).
+    [[nodiscard]] static unsigned recycled(std::size_t capacity) noexcept {
+        const std::size_t list = find_list(capacity);
+        return list < lists_count ? lists::held(list) : 0;
+    }
+
 private:
+    static constexpr std::size_t lists_count = 4;
+    static constexpr std::size_t max_kept = std::size_t{8} << 20; // bytes per capacity
+    using lists = corotcp::detail::free_lists<lists_count>;
+
+    [[nodiscard]] std::size_t block_size() const noexcept { return std::max(capacity_, sizeof(void*)); }
+
+    /// The capacity each of this thread's lists holds blocks of (0: unused).
+    [[nodiscard]] static std::array<std::size_t, lists_count>& list_capacities() noexcept {
+        static thread_local std::array<std::size_t, lists_count> capacities{};
+        return capacities;
+    }
+    /// The list holding blocks of `capacity` bytes, or lists_count.
+    [[nodiscard]] static std::size_t find_list(std::size_t capacity) noexcept {
+        const auto& caps = list_capacities();
+        for (std::size_t i = 0; i < lists_count; ++i)
+            if (caps[i] == capacity) return i;
+        return lists_count;
+    }
+    /// The list for `capacity`, taking an unused one or else the one claimed longest ago (whose
+    /// blocks are freed): a program that moves on to other buffer sizes keeps recycling.
+    [[nodiscard]] static std::size_t claim_list(std::size_t capacity) noexcept {
+        if (const std::size_t i = find_list(capacity); i < lists_count) return i;
+        auto& caps = list_capacities();
+        static thread_local std::size_t next_victim = 0;
+        std::size_t i = 0;
+        while (i < lists_count && caps[i] != 0) ++i;
+        if (i == lists_count) {
+            i = next_victim;
+            next_victim = (next_victim + 1) % lists_count;
+            lists::drain(i);
+        }
+        caps[i] = capacity;
+        return i;
+    }
+
     std::size_t capacity_;
-    std::unique_ptr<std::uint8_t[]> bytes_;
+    std::uint8_t* bytes_ = nullptr;
 };
 
 static_assert(byte_storage<heap_storage>);
@@ -202,6 +264,8 @@ public:
     /// Copies `src` into the free space starting `offset` bytes past the tail, WITHOUT changing
     /// `size()`: the bytes become readable only through `commit`. Clamped to the free space;
     /// returns the number of bytes written (0 if `offset >= free_space()`).
+    /// If `src` already lies at its destination (a receive path that copied the bytes there while
+    /// verifying their checksum, see `write_spans`), nothing is copied.
     std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> src) {
         const std::size_t room = free_space();
         if (offset >= room || src.empty()) return 0;
@@ -209,6 +273,7 @@ public:
         const std::size_t start = wrap(head_ + size_ + offset); // head_ < cap, size_+offset < cap
         const std::size_t first = std::min(n, capacity() - start);
         std::uint8_t* base = storage_.data();
+        if (src.data() == base + start && first == n) return n; // already in place
         copy_bytes(base + start, src.data(), first);
         copy_bytes(base, src.data() + first, n - first);
         return n;

@@ -21,6 +21,11 @@ struct config {
     // --- segment size and buffers ---
     /// The MSS we announce and the largest payload we send (the stack sets it from the link's MTU - 40).
     std::uint16_t mss = 1460;
+    /// TCP segmentation offload: the most payload one segment handed to the link may carry, as a
+    /// super-segment of several MSS that the link cuts up (the stack sets it from the link's
+    /// tso_max(); 0, the default: off, no segment is larger than the MSS). Used for new data only,
+    /// outside SACK recovery; retransmissions go one MSS at a time.
+    std::uint32_t tso_max = 0;
     /// Send and receive buffer capacity in bytes (heap buffers; static buffers fix it at compile time).
     std::size_t send_buffer = 128 * 1024;
     std::size_t recv_buffer = 128 * 1024;
@@ -36,6 +41,11 @@ struct config {
     /// RFC 8985 7 tail loss probe (tcp_early_retrans 3): with SACK, when the ACK clock stops,
     /// probe after ~2 SRTT with new data or the last segment, instead of waiting for the RTO.
     bool tail_loss_probe = true;
+    /// RFC 8985 6 RACK loss detection (tcp_recovery 1): with SACK, a segment is lost when one sent
+    /// after it was delivered more than RTT + reo_wnd later (per-segment send times), so holes are
+    /// found without waiting for DupThresh duplicate ACKs, lost retransmissions are found too, and
+    /// reordering shorter than reo_wnd costs nothing. Off: RFC 6675's DupThresh rule (IsLost).
+    bool rack = true;
 
     // --- connection establishment (RFC 9293 3.8.1, RFC 6298 2.1) ---
     unsigned syn_retries = 6;    ///< tcp_syn_retries: SYNs resent at 1,2,4,..,32 s; connect() fails after 127 s

@@ -9,6 +9,7 @@
 //     on_rto(flight, now)           the retransmission timer expired: loss window of 1 SMSS
 //
 // and set_cwnd() for the TCB's recovery mechanics (NewReno's inflation and deflation, RFC 6582 3.2).
+// set_ssthresh() carries ssthresh over when a connection switches algorithms (switch_to()).
 // Models: `newreno` (RFC 5681, with RFC 3465's L = 2 SMSS in slow start) and `cubic` (RFC 9438).
 // `congestion_controller` holds either (a variant: no virtual calls) and is what the TCB uses.
 //
@@ -37,6 +38,7 @@ concept congestion_model = requires(M m, const M cm, std::uint32_t n, duration d
     m.exit_recovery(t);
     m.on_rto(n, t);
     m.set_cwnd(n);
+    m.set_ssthresh(n);
     m.set_mss(n);
 };
 
@@ -76,6 +78,7 @@ public:
         ca_bytes_ = 0;
     }
     void set_cwnd(std::uint32_t c) noexcept { cwnd_ = c; }
+    void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
     void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
 
 private:
@@ -143,6 +146,7 @@ public:
         cwnd_ = mss_;
     }
     void set_cwnd(std::uint32_t cw) noexcept { cwnd_ = cw; }
+    void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
     void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
 
 private:
@@ -214,6 +218,19 @@ public:
     }
     void set_mss(std::uint32_t mss) noexcept {
         std::visit([&](auto& m) { m.set_mss(mss); }, model_);
+    }
+    /// Changes the algorithm of a running connection (TCP_CONGESTION): the new model starts from
+    /// the current cwnd and ssthresh with none of the old one's private state (CUBIC's epoch and
+    /// W_max), as Linux's tcp_reinit_congestion_control does. The same algorithm: nothing changes.
+    void switch_to(congestion_control which, std::uint32_t mss) noexcept {
+        if (which == algorithm()) return;
+        const std::uint32_t c = cwnd();
+        const std::uint32_t s = ssthresh();
+        *this = congestion_controller(which, mss, c);
+        set_ssthresh(s);
+    }
+    void set_ssthresh(std::uint32_t s) noexcept {
+        std::visit([&](auto& m) { m.set_ssthresh(s); }, model_);
     }
     /// The CUBIC state, for tests and netstat views (nullptr under NewReno).
     [[nodiscard]] const cubic* as_cubic() const noexcept { return std::get_if<cubic>(&model_); }

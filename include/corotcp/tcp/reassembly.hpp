@@ -5,8 +5,10 @@
 // offset (ring_buffer::write_at); this queue only remembers *which* ranges are present, as offsets
 // relative to rcv.nxt. The same ranges are what the receiver reports in SACK blocks (RFC 2018).
 //
-// Bounded: at most `max_ranges` disjoint ranges, kept in a fixed array (no allocation). A segment that
-// would need one more range is refused and the caller drops it (it will be retransmitted).
+// Bounded: at most `max_ranges` disjoint ranges, kept in a fixed-size block that is allocated the first
+// time a segment arrives out of order (one allocation per connection at most, kept until the
+// connection ends), so a connection that never sees reordering or loss pays 24 bytes, not 400. A
+// segment that would need one more range is refused and the caller drops it (it will be retransmitted).
 //
 // Intended use with the receive ring, whose tail is rcv.nxt (text = segment data starting `off`
 // bytes past rcv.nxt, already trimmed to the window):
@@ -25,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 
 namespace corotcp::tcp {
@@ -56,41 +59,46 @@ public:
         // [first, last) = the ranges that overlap or touch [b, e]; they are consecutive because
         // the stored ranges are sorted, disjoint and never adjacent.
         std::size_t first = 0;
-        while (first < count_ && ranges_[first].end < b) ++first;
+        while (first < count_ && slots_->ranges[first].end < b) ++first;
         std::size_t last = first;
-        while (last < count_ && ranges_[last].begin <= e) ++last;
+        while (last < count_ && slots_->ranges[last].begin <= e) ++last;
 
         if (first == last) { // disjoint from everything: insert at `first`
             if (count_ == max_ranges) return false;
+            if (!slots_) slots_ = std::make_unique<slots>();
+            auto& r = slots_->ranges;
+            auto& st = slots_->stamps;
             for (std::size_t i = count_; i > first; --i) {
-                ranges_[i] = ranges_[i - 1];
-                stamps_[i] = stamps_[i - 1];
+                r[i] = r[i - 1];
+                st[i] = st[i - 1];
             }
-            ranges_[first] = {b, e};
-            stamps_[first] = ++clock_;
+            r[first] = {b, e};
+            st[first] = ++clock_;
             ++count_;
             return true;
         }
-        const byte_range merged{std::min(b, ranges_[first].begin), std::max(e, ranges_[last - 1].end)};
-        ranges_[first] = merged;
-        stamps_[first] = ++clock_;
+        auto& r = slots_->ranges;
+        r[first] = byte_range{std::min(b, r[first].begin), std::max(e, r[last - 1].end)};
+        slots_->stamps[first] = ++clock_;
         erase(first + 1, last);
         return true;
     }
 
     /// Length of the range starting at offset 0 (the bytes that can now be delivered), or 0.
     [[nodiscard]] std::uint32_t contiguous_at_start() const noexcept {
-        return (count_ != 0 && ranges_[0].begin == 0) ? ranges_[0].end : 0;
+        return (count_ != 0 && slots_->ranges[0].begin == 0) ? slots_->ranges[0].end : 0;
     }
 
     /// rcv.nxt advanced by `n`: forgets everything below `n` and rebases the rest onto the new rcv.nxt.
     void advance(std::uint32_t n) noexcept {
+        if (count_ == 0) return;
+        auto& r = slots_->ranges;
         std::size_t dropped = 0;
-        while (dropped < count_ && ranges_[dropped].end <= n) ++dropped;
+        while (dropped < count_ && r[dropped].end <= n) ++dropped;
         erase(0, dropped);
         for (std::size_t i = 0; i < count_; ++i) {
-            ranges_[i].begin = std::max(ranges_[i].begin, n) - n;
-            ranges_[i].end -= n;
+            r[i].begin = std::max(r[i].begin, n) - n;
+            r[i].end -= n;
         }
     }
 
@@ -99,9 +107,12 @@ public:
     void clear() noexcept { count_ = 0; }
 
     /// The ranges in increasing offset order.
-    [[nodiscard]] std::span<const byte_range> ranges() const noexcept { return {ranges_.data(), count_}; }
-    [[nodiscard]] const byte_range* begin() const noexcept { return ranges_.data(); }
-    [[nodiscard]] const byte_range* end() const noexcept { return ranges_.data() + count_; }
+    [[nodiscard]] std::span<const byte_range> ranges() const noexcept { return {begin(), count_}; }
+    [[nodiscard]] const byte_range* begin() const noexcept { return slots_ ? slots_->ranges.data() : nullptr; }
+    [[nodiscard]] const byte_range* end() const noexcept { return begin() + count_; }
+
+    /// True once the range storage has been allocated (the first out-of-order segment).
+    [[nodiscard]] bool allocated() const noexcept { return slots_ != nullptr; }
 
     /// Calls `f(byte_range)` for every range, most recently added-to first. The TCB takes the first
     /// three or four for SACK blocks: RFC 2018 section 4 requires the first block to hold the segment
@@ -110,27 +121,34 @@ public:
     void for_each_most_recent_first(F f) const {
         std::array<std::uint8_t, max_ranges> order{};
         for (std::size_t i = 0; i < count_; ++i) order[i] = static_cast<std::uint8_t>(i);
+        if (count_ == 0) return;
+        const auto& st = slots_->stamps;
         std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count_),
-                  [this](std::uint8_t a, std::uint8_t b) { return stamps_[a] > stamps_[b]; });
-        for (std::size_t i = 0; i < count_; ++i) f(ranges_[order[i]]);
+                  [&st](std::uint8_t a, std::uint8_t b) { return st[a] > st[b]; });
+        for (std::size_t i = 0; i < count_; ++i) f(slots_->ranges[order[i]]);
     }
 
 private:
     /// Removes slots [from, to).
     void erase(std::size_t from, std::size_t to) noexcept {
         if (from >= to) return;
+        auto& r = slots_->ranges;
+        auto& st = slots_->stamps;
         const std::size_t gone = to - from;
         for (std::size_t i = to; i < count_; ++i) {
-            ranges_[i - gone] = ranges_[i];
-            stamps_[i - gone] = stamps_[i];
+            r[i - gone] = r[i];
+            st[i - gone] = st[i];
         }
         count_ -= gone;
     }
 
-    std::array<byte_range, max_ranges> ranges_{}; // sorted, disjoint, non-adjacent, non-empty
-    std::array<std::uint64_t, max_ranges> stamps_{}; // recency: larger = touched later
-    std::uint64_t clock_ = 0;                        // last stamp handed out
-    std::size_t count_ = 0;                          // ranges_[0, count_) are valid
+    struct slots {
+        std::array<byte_range, max_ranges> ranges{};     // sorted, disjoint, non-adjacent, non-empty
+        std::array<std::uint64_t, max_ranges> stamps{};  // recency: larger = touched later
+    };
+    std::unique_ptr<slots> slots_;                       // allocated by the first disjoint add()
+    std::uint64_t clock_ = 0;                            // last stamp handed out
+    std::size_t count_ = 0;                              // slots_->ranges[0, count_) are valid
 };
 
 } // namespace corotcp::tcp

@@ -92,6 +92,30 @@ public:
         return n;
     }
 
+    /// The octets SACKed inside [b, e).
+    [[nodiscard]] std::uint32_t sacked_in(wire::seq32 b, wire::seq32 e) const noexcept {
+        std::uint32_t n = 0;
+        for (std::size_t i = 0; i < count_ && ranges_[i].begin < e; ++i) {
+            const wire::seq32 lo = wire::seq_max(ranges_[i].begin, b);
+            const wire::seq32 hi = wire::seq_min(ranges_[i].end, e);
+            if (lo < hi) n += static_cast<std::uint32_t>(hi - lo);
+        }
+        return n;
+    }
+
+    /// Calls fn(begin, end) for each maximal part of [b, e) that is not SACKed, in ascending order
+    /// (RFC 8985 needs "newly delivered" ranges: what a new ACK or SACK block covers minus these).
+    template <class Fn>
+    void for_each_unsacked(wire::seq32 b, wire::seq32 e, Fn&& fn) const {
+        for (std::size_t i = 0; i < count_ && b < e; ++i) {
+            if (!(b < ranges_[i].end)) continue;
+            if (!(ranges_[i].begin < e)) break;
+            if (b < ranges_[i].begin) fn(b, ranges_[i].begin);
+            b = ranges_[i].end;
+        }
+        if (b < e) fn(b, e);
+    }
+
     /// The SACKed range holding `s`, if any.
     [[nodiscard]] std::optional<seq_range> containing(wire::seq32 s) const noexcept {
         for (std::size_t i = 0; i < count_; ++i)

@@ -17,12 +17,35 @@
 // retransmit/NewReno recovery), RFC 1122 4.2.2.17 (persist) and 4.2.3.6 (keepalive).
 // Options: RFC 7323 timestamps (RTT from TSecr on every ACK, PAWS) and window scaling; RFC 2018
 // SACK blocks and RFC 2883 D-SACK as a receiver; as a sender, with SACK, RFC 6675 loss recovery
-// (scoreboard.hpp: IsLost, pipe, NextSeg; only the holes are resent) and the RFC 8985 tail loss
-// probe; without SACK, NewReno. cwnd and ssthresh belong to the congestion model (congestion.hpp:
-// CUBIC by default, or NewReno), chosen per connection by config::congestion.
+// (scoreboard.hpp: pipe, NextSeg; only the holes are resent) with RACK (RFC 8985 6, rack.hpp) as
+// the loss detector in place of DupThresh's IsLost (config::rack, as Linux), and the RFC 8985 tail
+// loss probe; without SACK, NewReno. RFC 3042 limited transmit sends new data on the first two
+// duplicate ACKs. cwnd and ssthresh belong to the congestion model (congestion.hpp: CUBIC by
+// default, or NewReno), chosen per connection by config::congestion or set_congestion_control().
+// TSO: with config::tso_max (a link that segments), new data may leave as one super-segment of
+// several MSS (segment_out::gso_size = MSS); sequence accounting is by bytes, so nothing else changes.
+//
+// RACK and RFC 6675 (RFC 8985 9.2): every data transmission is logged with its time (rack.hpp);
+// each ACK reports what it newly delivered, and a range is lost once a range sent after it was
+// delivered and RTT + reo_wnd have passed since it was sent (immediately, with reo_wnd 0, when no
+// reordering was seen and DupThresh segments are SACKed; else by the RACK reorder timer). A loss
+// starts fast recovery; SetPipe and NextSeg then read RACK's marks, and a retransmission that is
+// lost again is marked and resent like any other range (no RTO needed). NextSeg's rule 3 (resend
+// holes not deemed lost) is not used with RACK: RACK's timer replaces it. After an RTO, RACK marks
+// per RFC 8985 6.3 and go-back-N resends; no fast recovery (RACK's or DupThresh's) starts until the
+// data outstanding at the RTO is acknowledged (RFC 6675 5.1, RFC 6582 "recover"), and ssthresh
+// follows RFC 5681 3.1 (SACKed octets not in flight; held on a repeated RTO). As a receiver, each
+// out-of-order segment gets its own duplicate ACK even when a batch arrives before one poll
+// (RFC 5681 4.2).
 //
 // After an RTO the scoreboard is kept (RFC 6675 5.1 leaves the choice open): go-back-N skips what
 // the peer SACKed, as Linux does; a second consecutive RTO clears it in case the receiver reneged.
+//
+// ICMP (the interface matches the quoted 4-tuple and calls in): on_icmp_error() for destination
+// unreachable and time exceeded, on_path_mtu() for fragmentation needed. Both believe a message only
+// if it quotes a sequence number we sent and the peer has not acknowledged (RFC 5927 4.1). A
+// connection attempt fails at once; a synchronized connection only remembers the error (RFC 5927
+// 5.2, as Linux); a smaller path MTU lowers the MSS and resends what is in flight (RFC 1191).
 #pragma once
 
 #include <algorithm>
@@ -36,6 +59,7 @@
 #include "corotcp/tcp/buffer.hpp"
 #include "corotcp/tcp/config.hpp"
 #include "corotcp/tcp/congestion.hpp"
+#include "corotcp/tcp/rack.hpp"
 #include "corotcp/tcp/reassembly.hpp"
 #include "corotcp/tcp/reset.hpp"
 #include "corotcp/tcp/rtt.hpp"
@@ -45,6 +69,7 @@
 #include "corotcp/util/error.hpp"
 #include "corotcp/util/time.hpp"
 #include "corotcp/util/waker.hpp"
+#include "corotcp/wire/icmp.hpp"
 #include "corotcp/wire/seq.hpp"
 #include "corotcp/wire/tcp.hpp"
 
@@ -58,6 +83,9 @@ using wire::tcp_flags;
 struct segment_out {
     wire::tcp_repr header{};
     std::array<std::span<const std::uint8_t>, 2> payload{};
+    /// TSO (config::tso_max): > 0 when the payload is several segments of this many bytes (the
+    /// MSS), for the link to cut up; 0 for an ordinary segment.
+    std::uint16_t gso_size = 0;
 
     [[nodiscard]] std::size_t payload_size() const noexcept { return payload[0].size() + payload[1].size(); }
 };
@@ -81,7 +109,55 @@ struct tcb_stats {
     std::uint64_t paws_drops = 0;     ///< segments dropped by PAWS (RFC 7323 5.3)
     std::uint64_t dsacks_sent = 0;    ///< ACKs that reported a duplicate (RFC 2883)
     std::uint64_t tail_loss_probes = 0; ///< probes sent when the PTO fired (RFC 8985 7)
+    std::uint64_t timeouts = 0;         ///< retransmission timer expirations (RFC 6298 5.4), SYN or data
+    std::uint64_t rack_marked_lost = 0; ///< ranges RACK marked lost (RFC 8985 6.2 step 5)
+    std::uint64_t rack_timer_fires = 0; ///< RACK reorder timer expirations (RFC 8985 6.2)
 };
+
+/// What an ICMP error did to a connection (the interface counts them).
+enum class icmp_outcome : std::uint8_t {
+    ignored,     ///< not about anything unacknowledged (RFC 5927 4.1), or nothing to change
+    soft_error,  ///< remembered: it becomes the error if the connection later times out
+    aborted,     ///< the connection attempt failed with the error the message maps to
+    mtu_lowered, ///< the path MTU (and with it the MSS) went down; what was in flight goes again
+};
+
+/// The error an ICMP message stands for (as Linux's icmp_err_convert), and whether it is "hard":
+/// it says the peer can never be reached on this connection (RFC 1122 4.2.3.9: protocol and port
+/// unreachable; Linux adds the "unknown", "prohibited" and "precedence" codes).
+struct icmp_error_info {
+    errc error = errc::host_unreachable;
+    bool hard = false;
+};
+
+/// Destination unreachable (except fragmentation needed, which is path MTU discovery) and time
+/// exceeded; nullopt for anything else.
+[[nodiscard]] constexpr std::optional<icmp_error_info> classify_icmp_error(std::uint8_t type, std::uint8_t code) noexcept {
+    if (type == wire::icmp_type::time_exceeded) return icmp_error_info{errc::host_unreachable, false};
+    if (type != wire::icmp_type::dest_unreachable) return std::nullopt;
+    switch (code) {
+    case wire::icmp_unreach::net: return icmp_error_info{errc::network_unreachable, false};
+    case wire::icmp_unreach::host: return icmp_error_info{errc::host_unreachable, false};
+    case wire::icmp_unreach::protocol: return icmp_error_info{errc::connection_refused, true};
+    case wire::icmp_unreach::port: return icmp_error_info{errc::connection_refused, true};
+    case wire::icmp_unreach::frag_needed: return std::nullopt;
+    case 5: return icmp_error_info{errc::host_unreachable, false};     // source route failed
+    case 6: return icmp_error_info{errc::network_unreachable, true};   // destination network unknown
+    case 7: return icmp_error_info{errc::host_unreachable, true};      // destination host unknown
+    case 8: return icmp_error_info{errc::host_unreachable, true};      // source host isolated
+    case 9: return icmp_error_info{errc::network_unreachable, true};   // network administratively prohibited
+    case 10: return icmp_error_info{errc::host_unreachable, true};     // host administratively prohibited
+    case 11: return icmp_error_info{errc::network_unreachable, false}; // network unreachable for TOS
+    case 12: return icmp_error_info{errc::host_unreachable, false};    // host unreachable for TOS
+    case 13: return icmp_error_info{errc::host_unreachable, true};     // communication prohibited (RFC 1812)
+    case 14: return icmp_error_info{errc::host_unreachable, true};     // host precedence violation
+    case 15: return icmp_error_info{errc::host_unreachable, true};     // precedence cutoff in effect
+    default: return std::nullopt;
+    }
+}
+
+/// RFC 1191 3: no IPv4 path is narrower than 576 bytes (an MSS of 536).
+inline constexpr std::uint32_t min_path_mtu = 576;
 
 template <buffer_policy Buffers = heap_buffers>
 class tcb {
@@ -96,6 +172,7 @@ public:
         snd_mss_ = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
         rcv_mss_ = std::min<std::uint32_t>(cfg_.mss, 536);
         rcv_wscale_ = cfg_.window_scaling ? wscale_for(rcv_buf_.capacity()) : 0;
+        path_mtu_ = std::uint32_t{cfg_.mss} + 40;
     }
 
     tcb(const tcb&) = delete;
@@ -138,6 +215,21 @@ public:
         const std::size_t n = rcv_buf_.read(out);
         if (n > 0) maybe_send_window_update();
         return n;
+    }
+
+    /// Where the `len` payload bytes of a segment starting at `seq` will land in the receive
+    /// buffer, if that is certain before the segment is processed: it is the next in order, no
+    /// out-of-order data is held (nothing there to overwrite), the window holds all of it and the
+    /// free space at the tail is contiguous. Otherwise empty. A receive path may copy the payload
+    /// there while it verifies the checksum (one pass over the data instead of two) and then hand
+    /// on_segment() a segment whose payload points at these bytes: nothing is copied again. If the
+    /// segment is then refused (bad checksum, PAWS, ...) the bytes stay beyond the tail, unused.
+    [[nodiscard]] std::span<std::uint8_t> receive_landing(seq32 seq, std::size_t len) {
+        if (len == 0 || seq != rcv_nxt_ || !ooo_.empty() || !receives_data_in(state_) || orphaned_ ||
+            len > rcv_wnd())
+            return {};
+        const auto spans = rcv_buf_.write_spans();
+        return spans[0].size() >= len ? spans[0].first(len) : std::span<std::uint8_t>{};
     }
 
     /// CLOSE in RFC terms, shutdown(SHUT_WR) in socket terms: the FIN follows the queued data.
@@ -187,6 +279,47 @@ public:
         waker_.wake();
     }
 
+    // ------------------------------------------------------------------ ICMP
+
+    /// An ICMP destination unreachable (any code but fragmentation needed) or time exceeded about
+    /// the segment numbered `quoted_seq` (from the quoted TCP header). Believed only if that number
+    /// lies in [SND.UNA, SND.MAX): something we sent that is not acknowledged (RFC 5927 4.1). Then:
+    ///   * SYN_SENT: the connect fails at once with the mapped error - network_unreachable,
+    ///     host_unreachable, connection_refused for port and protocol unreachable - as on Linux;
+    ///   * SYN_RCVD: a hard error drops the embryonic connection (no RST); a soft one is remembered;
+    ///   * synchronized states: every error is soft (RFC 1122 4.2.3.9 for soft errors; RFC 5927 5.2
+    ///     and Linux treat hard ones alike): it is remembered, and reported instead of timed_out if
+    ///     the connection later times out. An ACK of new data forgets it ("something worked").
+    icmp_outcome on_icmp_error(instant now, std::uint8_t type, std::uint8_t code, seq32 quoted_seq) {
+        const auto info = classify_icmp_error(type, code);
+        if (!info || !takes_icmp() || !quotes_unacknowledged(quoted_seq)) return icmp_outcome::ignored;
+        if (state_ == state::syn_sent || (state_ == state::syn_rcvd && info->hard)) {
+            fail_with_ = info->error;
+            transition(now, event::rcv_icmp_error);
+            return icmp_outcome::aborted;
+        }
+        soft_error_ = info->error;
+        return icmp_outcome::soft_error;
+    }
+
+    /// RFC 1191: "fragmentation needed and DF set" with next-hop MTU `mtu`, about the segment
+    /// numbered `quoted_seq` (checked as in on_icmp_error). The path MTU only ever goes down here,
+    /// and never below 576 (min_path_mtu; the interface has already replaced an old router's 0 by
+    /// an RFC 1191 7 plateau). The MSS follows (MTU - 40, less the timestamp option), and what is
+    /// in flight was dropped by the router: it goes again at once, re-segmented, from SND.UNA
+    /// (SACKed ranges skipped; Linux: tcp_simple_retransmit). No congestion signal: cwnd and
+    /// ssthresh stay (RFC 1191 6.4).
+    icmp_outcome on_path_mtu(instant now, std::uint32_t mtu, seq32 quoted_seq) {
+        if (!takes_icmp() || !quotes_unacknowledged(quoted_seq)) return icmp_outcome::ignored;
+        mtu = std::max(mtu, min_path_mtu);
+        if (mtu >= path_mtu_) return icmp_outcome::ignored;
+        path_mtu_ = mtu;
+        const std::uint32_t before = snd_mss_;
+        set_path_mss(mtu - 40);
+        if (snd_mss_ < before && syn_acked_ && is_synchronized(state_)) resend_after_mtu_drop(now);
+        return icmp_outcome::mtu_lowered;
+    }
+
     // ------------------------------------------------------------------ output and time
 
     /// Fires every timer due at `now`, then emits what is ready: emit(const segment_out&).
@@ -204,6 +337,7 @@ public:
         t = earliest(t, delack_deadline_);
         t = earliest(t, keepalive_deadline_);
         t = earliest(t, tlp_deadline_);
+        t = earliest(t, rack_deadline_);
         return earliest(t, state_deadline_);
     }
 
@@ -243,6 +377,18 @@ public:
     [[nodiscard]] instant keepalive_deadline() const noexcept { return keepalive_deadline_; }
     [[nodiscard]] instant delayed_ack_deadline() const noexcept { return delack_deadline_; }
     [[nodiscard]] instant probe_deadline() const noexcept { return tlp_deadline_; }
+    /// When the RACK reorder timer fires (RFC 8985 6.2 step 5), or never.
+    [[nodiscard]] instant reorder_deadline() const noexcept { return rack_deadline_; }
+    /// RACK's state and transmission log (meaningful when rack_enabled()).
+    [[nodiscard]] const tcp::rack& rack_state() const noexcept { return rack_; }
+    /// RACK is the loss detector: config::rack and SACK negotiated.
+    [[nodiscard]] bool rack_enabled() const noexcept { return cfg_.rack && sack_ok_; }
+    /// TCP_CONGESTION: switches this connection to another algorithm, at any time (cwnd and
+    /// ssthresh carry over; see congestion_controller::switch_to).
+    void set_congestion_control(congestion_control c) noexcept {
+        cfg_.congestion = c;
+        cc_.switch_to(c, snd_mss_);
+    }
     // RFC 9293 sequence variables, read-only.
     [[nodiscard]] seq32 iss() const noexcept { return iss_; }
     [[nodiscard]] seq32 irs() const noexcept { return irs_; }
@@ -258,11 +404,17 @@ public:
 
     void set_waker(waker w) noexcept { waker_ = w; }
     void set_state_observer(state_observer o) noexcept { observer_ = o; }
-    /// Adjusts the MSS we send with (path MTU changes, ICMP; never below 536 per RFC 9293 3.7.1).
-    /// `mss` is the path's MTU - 40; option space (timestamps) is taken from it as from the peer's.
+    /// The path MTU this connection assumes: the link's (config::mss + 40) until an ICMP
+    /// fragmentation-needed lowers it (on_path_mtu).
+    [[nodiscard]] std::uint32_t path_mtu() const noexcept { return path_mtu_; }
+    /// The error an ICMP message reported and a timeout would report (0 if none).
+    [[nodiscard]] errc soft_error() const noexcept { return soft_error_; }
+    /// Lowers the MSS we send with to fit a path MTU of `mss` + 40 (on_path_mtu; never below 536
+    /// per RFC 9293 3.7.1, never above what it was). Option space (timestamps) is taken from it as
+    /// from the peer's MSS.
     void set_path_mss(std::uint32_t mss) noexcept {
         const std::uint32_t opt = ts_ok_ ? ts_option_space : 0;
-        snd_mss_ = std::max<std::uint32_t>(536 - opt, std::min(mss > opt ? mss - opt : 0, snd_mss_));
+        snd_mss_ = std::min(snd_mss_, std::max<std::uint32_t>(536, mss) - opt);
         cc_.set_mss(snd_mss_);
     }
     /// Both ends agreed on timestamps (RFC 7323) / SACK (RFC 2018).
@@ -303,7 +455,33 @@ private:
         case event::rcv_rst: return state_ == state::syn_sent ? errc::connection_refused : errc::connection_reset;
         case event::user_abort:
         case event::user_close: return errc::aborted;
-        default: return errc::timed_out;
+        default: return soft_error_ != errc::ok ? soft_error_ : errc::timed_out; // Linux: sk_err_soft ?: ETIMEDOUT
+        }
+    }
+
+    /// ICMP errors matter from our SYN until TIME-WAIT (which has nothing left to send).
+    [[nodiscard]] bool takes_icmp() const noexcept {
+        return state_ != state::closed && state_ != state::listen && state_ != state::time_wait;
+    }
+
+    /// RFC 5927 4.1: `seq` is in [SND.UNA, SND.MAX), i.e. it numbers something we sent that is
+    /// still unacknowledged (our SYN included while it is).
+    [[nodiscard]] bool quotes_unacknowledged(seq32 seq) const noexcept { return snd_una_ <= seq && seq < snd_max_; }
+
+    /// After a smaller path MTU: go back to SND.UNA and send everything again in segments of the
+    /// new MSS, as cwnd and the peer's window allow (the old segments never arrived: they are not
+    /// in flight). Karn's rule: nothing resent is timed. Like the go-back after an RTO but without
+    /// its congestion response: until the old flight is acknowledged (rto_recover_), what RACK
+    /// finds lost in it does not start fast recovery - the router dropped it for its size.
+    void resend_after_mtu_drop(instant now) {
+        if (snd_una_ == snd_max_) return;
+        snd_nxt_ = snd_una_;
+        high_rxt_ = snd_una_;
+        rtt_timing_ = false;
+        if (!in_recovery_) rto_recover_ = snd_max_;
+        if (rtx_deadline_.is_never()) {
+            rtx_deadline_ = now + rtt_.rto();
+            rtx_start_ = now;
         }
     }
 
@@ -314,6 +492,7 @@ private:
         snd_una_ = iss;
         snd_nxt_ = iss;
         snd_max_ = iss;
+        rack_.reset(iss + 1);
         cc_ = congestion_controller(cfg_.congestion, snd_mss_, cfg_.initial_cwnd_segments * snd_mss_);
         // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
         // The ISN is already an unpredictable per-connection number (RFC 6528); reuse it.
@@ -328,6 +507,7 @@ private:
         peer_syn_seen_ = true;
         if (syn.options.mss) snd_mss_ = std::max<std::uint32_t>(64, std::min<std::uint32_t>(*syn.options.mss, cfg_.mss));
         else snd_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
+        snd_mss_ = std::min(snd_mss_, std::max(path_mtu_, min_path_mtu) - 40); // an ICMP may have come first
         // RFC 7323 3.2 / RFC 2018 2: an option is used only if both SYNs carry it (ours carried
         // it iff the config offers it). Timestamps take 12 bytes of every header from the payload
         // (Linux: mss_cache = mss - TCPOLEN_TSTAMP_ALIGNED).
@@ -391,8 +571,8 @@ private:
         syn_pending_ = false;
         snd_una_ = seg.ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-        if (rtx_count_ == 0 && rtt_timing_) rtt_.sample(now - rtt_start_);
-        else if (const auto r = rtt_from_echo(now, seg)) rtt_.sample(*r); // RFC 7323 4.1: SYN resent too
+        if (rtx_count_ == 0 && rtt_timing_) take_rtt_sample(now, now - rtt_start_);
+        else if (const auto r = rtt_from_echo(now, seg)) take_rtt_sample(now, *r); // RFC 7323 4.1: SYN resent too
         // RFC 6298 5.7: if the SYN had to be retransmitted (so Karn's rule left us without a
         // sample), start data transfer with an RTO of at least 3 s.
         if (rtx_count_ > 0 && !rtt_.has_sample() && cfg_.rto_initial < duration::seconds(3))
@@ -542,13 +722,15 @@ private:
             return false;
         }
         const bool window_changed = update_send_window(seg);
-        const bool sacked_new = take_sack_blocks(seg);
+        const bool dsack = rack_enabled() && rack_begin_ack(now, seg);
+        const bool sacked_new = take_sack_blocks(now, seg);
         if (seg.ack > snd_una_) {
             on_new_ack(now, seg);
         } else if (seg.ack == snd_una_ && snd_max_ > snd_una_ &&
                    (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed))) {
             on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
         }
+        if (rack_enabled()) rack_end_ack(now, dsack);
         probes_out_ = 0;
         const bool fin_acked = our_fin_acked();
         switch (state_) {
@@ -591,6 +773,11 @@ private:
         snd_buf_.consume(std::min<std::size_t>(acked, snd_buf_.size()));
         snd_una_ = ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+        rack_.on_una(snd_una_);
+        if (rto_recover_ && !(snd_una_ < *rto_recover_)) { // RTO recovery is over (RFC 8985 6.2 step 4)
+            rto_recover_.reset();
+            if (rack_enabled()) rack_.on_recovery_exit();
+        }
         // Karn's rule (RFC 6298 3): time only segments that were never retransmitted. The backed-
         // off RTO stays until such a sample collapses it (RFC 6298 5.3 and the note after 5.7;
         // Linux: "only reset backoff on valid RTT measurement"), so no reset_backoff() here.
@@ -598,13 +785,18 @@ private:
         // retransmitted data (so it ends the backoff); the timed segment, when it is covered, gives
         // a finer one (microseconds, not TSval's milliseconds).
         if (rtt_timing_ && ack > rtt_seq_) {
-            rtt_.sample(now - rtt_start_);
+            take_rtt_sample(now, now - rtt_start_);
             rtt_timing_ = false;
         } else if (const auto r = rtt_from_echo(now, seg)) {
-            rtt_.sample(*r);
+            take_rtt_sample(now, *r);
         }
         rtx_count_ = 0;
-        rtx_deadline_ = snd_una_ == snd_max_ ? instant::never() : now + rtt_.rto();
+        soft_error_ = errc::ok; // new data got through: an earlier ICMP error is moot (Linux: sk_err_soft = 0)
+        // RFC 6582 3.2 step 5, the "impatient" variant: in NewReno recovery only the first partial
+        // ACK restarts the timer, so that an RTO and slow start take over when many segments are lost
+        const bool later_partial = in_recovery_ && !sack_ok_ && ack < recover_ && partial_acks_++ > 0;
+        if (snd_una_ == snd_max_) rtx_deadline_ = instant::never();
+        else if (!later_partial) rtx_deadline_ = now + rtt_.rto();
         on_ack_for_probe(now, ack);
         arm_probe(now);
         rtx_start_ = now;
@@ -674,17 +866,77 @@ private:
 
     // --- the SACK scoreboard and loss recovery (RFC 6675) ---
 
-    /// Records the segment's SACK blocks; true if any octets were newly SACKed.
-    bool take_sack_blocks(const wire::tcp_repr& seg) noexcept {
+    /// Records the segment's SACK blocks; true if any octets were newly SACKed. With RACK, what a
+    /// block newly SACKs is reported as delivered first (RFC 8985 6.2 steps 2 and 3).
+    bool take_sack_blocks(instant now, const wire::tcp_repr& seg) noexcept {
         if (!sack_ok_ || !seg.has(tcp_flags::ack)) return false;
         const seq32 una = seq_max(snd_una_, seg.ack);
         board_.advance(una);
         bool fresh = false;
         for (const auto& b : seg.options.sack_blocks()) {
             if (tlp_end_ && b.right == *tlp_end_ && !(una < b.right)) tlp_dsacked_ = true; // the probe was a duplicate
+            if (rack_enabled() && b.left < b.right && b.right <= snd_max_ && una < b.right) {
+                board_.for_each_unsacked(seq_max(b.left, una), b.right,
+                                         [&](seq32 l, seq32 r) { rack_.on_delivered(l, r, now, echo_on_our_clock(seg)); });
+            }
             fresh = board_.add(b.left, b.right, una, snd_max_) || fresh;
         }
         return fresh;
+    }
+
+    // --- RACK (RFC 8985 6) ---
+
+    [[nodiscard]] bool going_back() const noexcept { return snd_nxt_ < snd_max_; }
+
+    /// An RTT sample for RFC 6298 and for RACK.min_RTT (RFC 8985 6.2 step 1).
+    void take_rtt_sample(instant now, duration r) noexcept {
+        rtt_.sample(r);
+        rack_.on_rtt_sample(r, now);
+    }
+
+    /// The ACK's TSecr as milliseconds of our clock (TSval without its offset), if it echoes one.
+    [[nodiscard]] std::optional<std::uint32_t> echo_on_our_clock(const wire::tcp_repr& seg) const noexcept {
+        if (!ts_ok_ || !seg.options.timestamps || seg.options.timestamps->echo == 0) return std::nullopt;
+        return seg.options.timestamps->echo - ts_offset_;
+    }
+
+    /// Before the scoreboard forgets what this ACK covers: reports the newly cumulatively
+    /// acknowledged ranges (those not SACKed before) as delivered. Returns whether the ACK carries
+    /// a D-SACK (RFC 2883 4: a first block below the ACK field or inside the second block).
+    bool rack_begin_ack(instant now, const wire::tcp_repr& seg) noexcept {
+        rack_.begin_ack();
+        if (seg.ack > snd_una_)
+            board_.for_each_unsacked(snd_una_, seg.ack,
+                                     [&](seq32 l, seq32 r) { rack_.on_delivered(l, r, now, echo_on_our_clock(seg)); });
+        const auto blocks = seg.options.sack_blocks();
+        if (blocks.empty()) return false;
+        if (!(seg.ack < blocks[0].right)) return true;
+        return blocks.size() > 1 && blocks[1].left <= blocks[0].left && blocks[0].right <= blocks[1].right;
+    }
+
+    /// After the ACK's other processing: the D-SACK step of RACK_update_reo_wnd, then loss detection.
+    void rack_end_ack(instant now, bool dsack) {
+        if (dsack) rack_.on_dsack(snd_max_);
+        rack_detect(now);
+    }
+
+    /// RACK.reo_wnd now (RFC 8985 6.2 step 4). "DupThresh segments SACKed" is RFC 6675's IsLost at
+    /// SND.UNA: 3 discontiguous SACKed ranges, or more than 2 SMSS of SACKed octets.
+    [[nodiscard]] duration rack_reo_wnd() const noexcept {
+        const bool recovering = in_recovery_ || rto_recover_.has_value();
+        return rack_.reo_wnd(recovering, board_.is_lost(snd_una_, snd_mss_), rtt_.srtt());
+    }
+
+    /// RACK_detect_loss_and_arm_timer (RFC 8985 6.2 step 5); a loss outside recovery starts fast
+    /// recovery (not while an RTO's go-back is still being acknowledged: that is RTO recovery). The
+    /// reorder timer takes precedence over the PTO (RFC 8985 8): one is armed, never both.
+    void rack_detect(instant now) {
+        const auto found = rack_.detect_loss(now, rack_reo_wnd(), board_);
+        stats_.rack_marked_lost += found.newly_lost;
+        rack_deadline_ = found.wait ? now + *found.wait : instant::never();
+        if (!rack_deadline_.is_never()) tlp_deadline_ = instant::never();
+        if (!in_recovery_ && !rto_recover_ && rack_.any_lost(board_)) enter_fast_recovery(now);
+        if (rack_deadline_.is_never() && tlp_deadline_.is_never() && !tlp_end_ && !tlp_pending_) arm_probe(now);
     }
 
     [[nodiscard]] bool sack_recovery() const noexcept { return in_recovery_ && sack_ok_; }
@@ -692,6 +944,7 @@ private:
     /// RFC 6675 4 SetPipe: the octets thought to be in the network. Per unSACKed segment between
     /// SND.UNA and SND.MAX: its length if not IsLost, plus its length again if retransmitted.
     [[nodiscard]] std::uint32_t pipe() const noexcept {
+        if (rack_enabled()) return rack_.pipe(board_); // RACK's marks stand in for IsLost
         std::uint32_t n = 0;
         seq32 s = snd_una_;
         while (s < snd_max_) {
@@ -726,23 +979,36 @@ private:
         return std::nullopt;
     }
 
+    /// NextSeg rule 1: the first range deemed lost and not yet resent (RACK's marks, or IsLost).
+    [[nodiscard]] std::optional<seq_range> lost_segment() const noexcept {
+        return rack_enabled() ? rack_.first_lost(board_, snd_mss_) : next_hole(true);
+    }
+    /// NextSeg rule 3 (a hole not deemed lost); not used with RACK, whose timer decides instead.
+    [[nodiscard]] std::optional<seq_range> rescue_segment() const noexcept {
+        return rack_enabled() ? std::nullopt : next_hole(false);
+    }
+
     /// RFC 6675 5 steps (4.3) and (C): the head first, then while cwnd - pipe >= 1 SMSS the
     /// segments NextSeg names - lost holes, then new data, then holes not yet deemed lost.
     template <class Emit>
     void send_recovery(instant now, Emit& emit) {
         std::uint32_t in_pipe = pipe();
-        if (retransmit_head_) {
+        if (retransmit_head_) { // the fast retransmit goes whatever pipe says (RFC 6675 5 (4.3))
             retransmit_head_ = false;
-            const std::uint32_t len = static_cast<std::uint32_t>(
-                board_.next_sacked_after(snd_una_, snd_una_ + std::min<std::uint32_t>(snd_mss_, snd_buf_.size())) - snd_una_);
-            in_pipe += resend_range(now, emit, snd_una_, len);
+            if (rack_enabled()) {
+                if (const auto lost = lost_segment()) in_pipe += resend_range(now, emit, lost->begin, lost->len());
+            } else {
+                const std::uint32_t len = static_cast<std::uint32_t>(
+                    board_.next_sacked_after(snd_una_, snd_una_ + std::min<std::uint32_t>(snd_mss_, snd_buf_.size())) - snd_una_);
+                in_pipe += resend_range(now, emit, snd_una_, len);
+            }
         }
         for (int guard = 0; guard < 1024 && cc_.cwnd() >= in_pipe + snd_mss_; ++guard) {
             std::uint32_t sent = 0;
-            if (const auto hole = next_hole(true)) {
+            if (const auto hole = lost_segment()) {
                 sent = resend_range(now, emit, hole->begin, hole->len());
             } else if (sent = send_new_segment(now, emit, true); sent > 0) {
-            } else if (const auto maybe = next_hole(false)) {
+            } else if (const auto maybe = rescue_segment()) {
                 sent = resend_range(now, emit, maybe->begin, maybe->len());
             }
             if (sent == 0) return;
@@ -774,8 +1040,8 @@ private:
     void arm_probe(instant now) noexcept {
         tlp_deadline_ = instant::never();
         if (!cfg_.tail_loss_probe || !sack_ok_ || in_recovery_ || tlp_end_ || snd_max_ == snd_una_ ||
-            !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_)
-            return;
+            !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_ || !rack_deadline_.is_never())
+            return; // (a pending RACK reorder timer takes precedence over the PTO: RFC 8985 8)
         duration pto = rtt_.srtt() * 2;
         if (static_cast<std::uint32_t>(snd_max_ - snd_una_) <= snd_mss_) pto += duration::millis(200);
         tlp_deadline_ = earliest(now + pto, rtx_deadline_); // the probe may take the RTO's place (Linux)
@@ -818,11 +1084,13 @@ private:
 
     void on_congestion_ack(instant now, seq32 ack, std::uint32_t acked, std::uint32_t flight_before) {
         dupacks_ = 0;
+        limited_bytes_ = 0;
         if (!in_recovery_) return cc_.on_ack(acked, rtt_.srtt(), now); // slow start or CA, per model
         const std::uint32_t cwnd = cc_.cwnd();
         const std::uint32_t ssthresh = cc_.ssthresh();
         if (ack >= recover_) { // full acknowledgement: leave recovery, deflate the window (RFC 6582 3.2 (3))
             in_recovery_ = false;
+            if (rack_enabled()) rack_.on_recovery_exit();
             if (!sack_ok_) cc_.set_cwnd(std::min(ssthresh, std::max(flight_before - acked, snd_mss_) + snd_mss_));
             cc_.exit_recovery(now);
         } else if (!sack_ok_) { // partial acknowledgement: the next hole is lost too; resend it at once
@@ -835,20 +1103,42 @@ private:
         ++dupacks_;
         if (in_recovery_) {
             if (!sack_ok_) cc_.set_cwnd(cc_.cwnd() + snd_mss_); // one more segment left the network
-        } else if (dupacks_ == 3 || (sack_ok_ && board_.is_lost(snd_una_, snd_mss_))) {
+        } else if (!rack_enabled() && !rto_recover_ &&
+                   (dupacks_ == 3 || (sack_ok_ && board_.is_lost(snd_una_, snd_mss_)))) {
             // fast retransmit (RFC 5681 3.2); with SACK, RFC 6675 5 step (4): also when the
-            // scoreboard says the head is lost before the third duplicate
-            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-            cc_.enter_recovery(flight, now); // cwnd = ssthresh = (NewReno) flight / 2, (CUBIC) flight * 0.7
-            if (!sack_ok_) cc_.set_cwnd(cc_.ssthresh() + 3 * snd_mss_); // RFC 6582 inflation; RFC 6675 uses pipe
-            high_rxt_ = snd_una_;
-            tlp_deadline_ = instant::never();
-            recover_ = snd_max_;
-            in_recovery_ = true;
-            retransmit_head_ = true;
-            rtt_timing_ = false;
-            ++stats_.fast_retransmits;
+            // scoreboard says the head is lost before the third duplicate. (With RACK, its loss
+            // marks start recovery instead: rack_detect.) Not while the data outstanding at an RTO
+            // is being acknowledged (RFC 6675 5.1 RecoveryPoint, RFC 6582 3.2 step 1 "recover"):
+            // that would reduce again, from a FlightSize the go-back has not even resent.
+            enter_fast_recovery(now);
         }
+    }
+
+    /// Fast retransmit and the start of fast recovery (RFC 5681 3.2, RFC 6582, RFC 6675 5 (4)):
+    /// one reduction, RecoveryPoint = SND.MAX, the first lost segment resent at once.
+    void enter_fast_recovery(instant now) {
+        // RFC 5681 3.2 step 2: what limited transmit sent is not part of this FlightSize
+        auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+        flight -= std::min(flight, limited_bytes_);
+        limited_bytes_ = 0;
+        cc_.enter_recovery(flight, now); // cwnd = ssthresh = (NewReno) flight / 2, (CUBIC) flight * 0.7
+        if (!sack_ok_) cc_.set_cwnd(cc_.ssthresh() + 3 * snd_mss_); // RFC 6582 inflation; RFC 6675 uses pipe
+        high_rxt_ = snd_una_;
+        tlp_deadline_ = instant::never();
+        tlp_end_.reset(); // recovery repairs what a probe found; no second reduction for the probe
+        recover_ = snd_max_;
+        in_recovery_ = true;
+        partial_acks_ = 0;
+        retransmit_head_ = true;
+        rtt_timing_ = false;
+        ++stats_.fast_retransmits;
+    }
+
+    /// RFC 3042 limited transmit: on the first two duplicate ACKs, one more segment of new data
+    /// each may go beyond cwnd (never beyond the peer's window; cwnd itself is unchanged).
+    [[nodiscard]] std::uint32_t limited_transmit_room(seq32 nxt) const noexcept {
+        if (in_recovery_ || dupacks_ == 0 || nxt < snd_max_) return 0;
+        return std::min(dupacks_, 2u) * snd_mss_;
     }
 
     // --- receiving data (step 7) and FIN (step 8) ---
@@ -866,6 +1156,7 @@ private:
             const std::size_t w = rcv_buf_.write_at(offset, t.payload);
             if (w == t.payload.size()) ooo_.add(offset, static_cast<std::uint32_t>(w));
             ack_now_ = true;
+            if (dupacks_owed_ < max_dupacks_per_poll) ++dupacks_owed_;
             return;
         }
         const bool filled_hole = !ooo_.empty();
@@ -915,6 +1206,13 @@ private:
     // ------------------------------------------------------------------ timers
 
     void on_timers(instant now) {
+        if (rack_deadline_ <= now) { // the RACK reorder timer (RFC 8985 6.2 step 5)
+            rack_deadline_ = instant::never();
+            if (rack_enabled() && is_synchronized(state_)) {
+                ++stats_.rack_timer_fires;
+                rack_detect(now);
+            }
+        }
         if (tlp_deadline_ <= now) {
             tlp_deadline_ = instant::never();
             if (!in_recovery_ && snd_max_ > snd_una_) {
@@ -951,25 +1249,46 @@ private:
             return;
         }
         ++rtx_count_;
+        ++stats_.timeouts;
         rtt_.backoff();
         rtt_timing_ = false;
+        rack_deadline_ = instant::never();
         if (syn_in_flight()) {
             syn_pending_ = true;
         } else { // go back to SND.UNA with a loss window of one segment (RFC 5681 3.1)
-            const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
-            cc_.on_rto(flight, now);
+            rto_congestion_response(now);
             in_recovery_ = false;
             dupacks_ = 0;
+            limited_bytes_ = 0;
             snd_nxt_ = snd_una_;
             // RFC 6675 5.1 leaves the scoreboard to us. The first RTO keeps it, so go-back-N skips
             // what the peer SACKed (as Linux does); a second RTO in a row clears it, in case the
             // receiver reneged (RFC 2018 8) and is waiting for data we think it holds.
             high_rxt_ = snd_una_;
             if (rtx_count_ > 1) board_.clear();
+            rto_recover_ = snd_max_; // RTO recovery until this is acknowledged
+            if (rack_enabled()) rack_.mark_lost_on_rto(now, rack_reo_wnd(), board_); // RFC 8985 6.3
             tlp_end_.reset();
             tlp_deadline_ = instant::never();
         }
         rtx_deadline_ = now + rtt_.rto();
+    }
+
+    /// RFC 5681 3.1: cwnd = 1 SMSS, ssthresh = no more than max(FlightSize / 2, 2 SMSS), where the
+    /// octets the peer SACKed have left the network and are not counted. ssthresh is held (a) on the
+    /// second and later RTO for the same data (RFC 5681 3.1's implementation note) and (b) when the
+    /// RTO cuts short a fast recovery that already reduced it for this window (never raised: the
+    /// outstanding data can be many times cwnd then, Linux keeps it too).
+    void rto_congestion_response(instant now) {
+        auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+        flight -= std::min(flight, board_.sacked_bytes());
+        const std::uint32_t held = cc_.ssthresh();
+        if (rtx_count_ > 1) { // the same data timed out again: only the loss window
+            cc_.set_cwnd(snd_mss_);
+            return;
+        }
+        cc_.on_rto(flight, now);
+        if (in_recovery_ && cc_.ssthresh() > held) cc_.set_ssthresh(held);
     }
 
     /// RFC 1122 4.2.2.17: probe a zero window, backing off up to rto_max; Linux's probe is a bare
@@ -1026,6 +1345,7 @@ private:
 
     void enter_time_wait(instant now) {
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = tlp_deadline_ = instant::never();
+        rack_deadline_ = instant::never();
         // Everything we sent is acknowledged: pending retransmissions and probes are moot. Left set,
         // they would claim output that TIME-WAIT never sends and hide the 2MSL deadline.
         retransmit_head_ = probe_pending_ = tlp_pending_ = false;
@@ -1062,6 +1382,7 @@ private:
 
     void release() {
         tlp_deadline_ = instant::never();
+        rack_deadline_ = instant::never();
         tlp_pending_ = false;
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = state_deadline_ =
             instant::never();
@@ -1089,9 +1410,9 @@ private:
         if (!syn_acked_ || !is_synchronized(state_)) return 0;
         if (sack_recovery()) {
             if (cc_.cwnd() < pipe() + snd_mss_) return 0;
-            if (const auto h = next_hole(true)) return h->len();
+            if (const auto h = lost_segment()) return h->len();
             if (const auto p = plan_new_segment(true)) return p->len + (p->fin ? 1u : 0u);
-            if (const auto h = next_hole(false)) return h->len();
+            if (const auto h = rescue_segment()) return h->len();
             return 0;
         }
         const auto p = plan_new_segment(false);
@@ -1103,7 +1424,7 @@ private:
     [[nodiscard]] std::uint32_t usable_window(seq32 nxt) const noexcept {
         auto in_flight = static_cast<std::uint32_t>(nxt - snd_una_);
         if (nxt < snd_max_) in_flight -= std::min(in_flight, board_.sacked_below(nxt));
-        const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd());
+        const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd() + limited_transmit_room(nxt));
         return wnd > in_flight ? wnd - in_flight : 0;
     }
 
@@ -1157,6 +1478,11 @@ private:
             emit_control(emit, snd_una_ - 1, tcp_flags::ack);
         }
         if (ack_now_ && stats_.segments_out == sent_before) send_ack(emit);
+        // RFC 5681 4.2: an ACK for each out-of-order segment, though a batch of them was taken in
+        // before this poll (a sender without SACK counts them toward DupThresh); as on Linux, a
+        // data segment sent now carries one of them
+        for (auto acks = stats_.segments_out - sent_before; acks < dupacks_owed_; ++acks) send_ack(emit);
+        dupacks_owed_ = 0;
         if (snd_wnd_ == 0 && persist_deadline_.is_never() && rtx_deadline_.is_never() && has_unsent_data())
             arm_persist(now);
     }
@@ -1218,11 +1544,35 @@ private:
         const auto off = static_cast<std::size_t>(static_cast<std::uint32_t>(nxt - data_base()));
         const std::size_t buffered = snd_buf_.size();
         const std::size_t avail = buffered > off ? buffered - off : 0;
-        std::uint32_t len = static_cast<std::uint32_t>(std::min<std::size_t>({avail, cap, payload_mss()}));
-        if (len > 0 && !sender_may_send(len, avail)) len = 0;
+        const std::uint32_t mss = payload_mss();
+        const std::uint32_t most = tso_allowed(nxt, pipe_limited) ? tso_limit() : mss;
+        std::uint32_t len = static_cast<std::uint32_t>(std::min<std::size_t>({avail, cap, most}));
+        if (len > mss) len = super_segment_length(len, avail, mss);
+        else if (len > 0 && !sender_may_send(len, avail)) len = 0;
         const bool fin = fin_queued_ && off + len == buffered && nxt + len == *fin_seq_ && (len > 0 || avail == 0);
         if (len == 0 && !fin) return std::nullopt;
         return new_segment_plan{nxt, off, len, fin};
+    }
+
+    /// The largest TSO payload: config::tso_max, at most what one IPv4 datagram can hold next to a
+    /// TCP header with the most options.
+    [[nodiscard]] std::uint32_t tso_limit() const noexcept {
+        return std::min<std::uint32_t>(cfg_.tso_max, 0xFFFF - wire::ipv4_header_len - 60);
+    }
+
+    /// TSO is for new data outside SACK recovery: a retransmission (going back below SND.MAX) or a
+    /// recovery segment counted against pipe stays one MSS, so loss accounting never changes.
+    [[nodiscard]] bool tso_allowed(seq32 nxt, bool pipe_limited) const noexcept {
+        return cfg_.tso_max > snd_mss_ && !pipe_limited && !(nxt < snd_max_);
+    }
+
+    /// A super-segment is whole MSS-sized segments, each of which may go (full-sized, RFC 9293
+    /// 3.8.6.2.1), plus a shorter tail only if it could go on its own right after them: it empties
+    /// the buffer and Nagle is off or the FIN follows (Linux: tcp_mss_split_point).
+    [[nodiscard]] std::uint32_t super_segment_length(std::uint32_t len, std::size_t avail, std::uint32_t mss) const noexcept {
+        const std::uint32_t whole = len - len % mss;
+        const bool tail_may_go = len == avail && (cfg_.no_delay || fin_queued_);
+        return whole == len || tail_may_go ? len : whole;
     }
 
     /// Sends the planned segment; returns the sequence space it used (0: nothing sent).
@@ -1230,6 +1580,11 @@ private:
     std::uint32_t send_new_segment(instant now, Emit& emit, bool pipe_limited) {
         const auto p = plan_new_segment(pipe_limited);
         if (!p) return 0;
+        if (!pipe_limited && limited_transmit_room(p->seq) > 0) { // the part beyond cwnd is limited transmit
+            const auto before = static_cast<std::uint32_t>(p->seq - snd_una_);
+            const std::uint32_t cwnd = cc_.cwnd();
+            if (before + p->len > cwnd) limited_bytes_ += std::min(p->len, before + p->len - cwnd);
+        }
         snd_nxt_ = p->seq;
         emit_data(now, emit, p->seq, p->off, p->len, p->fin);
         snd_nxt_ += p->len + (p->fin ? 1u : 0u);
@@ -1275,7 +1630,9 @@ private:
         fill_header(s.header, seq, flags);
         s.header.window = window_field(false);
         s.payload = snd_buf_.peek(off, len);
+        if (len > payload_mss()) s.gso_size = static_cast<std::uint16_t>(payload_mss()); // TSO: the link cuts it up
         const bool is_retransmission = seq < snd_max_;
+        if (rack_enabled()) rack_.on_send(seq, seq + len + (fin ? 1u : 0u), now); // RFC 8985 6.1
         if (is_retransmission) {
             if (!sending_probe_) ++stats_.retransmits; // a tail loss probe counts as a probe
         } else if (!rtt_timing_) {
@@ -1390,6 +1747,8 @@ private:
     state state_ = state::closed;
     std::error_code error_;            ///< set once, when the connection ends in failure
     errc fail_with_ = errc::ok;        ///< the error a user-initiated failure reports
+    errc soft_error_ = errc::ok;       ///< the last believed ICMP soft error (RFC 1122 4.2.3.9)
+    std::uint32_t path_mtu_ = 0xFFFF;  ///< the path MTU: mss + 40, lowered by ICMP (RFC 1191)
 
     // send sequence space (RFC 9293 3.3.1)
     seq32 iss_;                        ///< initial send sequence number
@@ -1433,6 +1792,8 @@ private:
     bool orphaned_ = false;
     bool syn_pending_ = false;
     bool ack_now_ = false;
+    unsigned dupacks_owed_ = 0; ///< out-of-order segments since the last poll, each owed a duplicate ACK
+    static constexpr unsigned max_dupacks_per_poll = 16;
     bool probe_pending_ = false;
     bool retransmit_head_ = false;
     bool rst_pending_ = false;
@@ -1461,10 +1822,16 @@ private:
     // congestion control (tcp/congestion.hpp) and loss recovery (RFC 5681, RFC 6582, RFC 6675)
     congestion_controller cc_;
     unsigned dupacks_ = 0;
+    std::uint32_t limited_bytes_ = 0;  ///< sent by limited transmit since the last new ACK (RFC 3042)
+    unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
     bool in_recovery_ = false;
     seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
     seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
     sack_scoreboard board_;            ///< what the peer SACKed above SND.UNA
+    std::optional<seq32> rto_recover_; ///< SND.MAX at the last RTO, until acknowledged (RTO recovery)
+    // RACK (RFC 8985 6)
+    tcp::rack rack_;                          ///< transmission log and RACK's variables
+    instant rack_deadline_ = instant::never(); ///< the RACK reorder timer
     // tail loss probe (RFC 8985 7)
     instant tlp_deadline_ = instant::never(); ///< when the PTO fires
     bool tlp_pending_ = false;                ///< the PTO fired: send a probe at the next poll()

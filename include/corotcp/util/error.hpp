@@ -12,12 +12,14 @@ namespace corotcp {
 
 enum class errc {
     ok = 0,
-    connection_refused = 1, ///< RST in reply to our SYN: nobody listens on that port.
+    connection_refused = 1, ///< RST in reply to our SYN, or ICMP port/protocol unreachable: nobody listens there.
     connection_reset,       ///< the peer reset an established connection.
-    timed_out,              ///< retransmissions, SYN retries, keepalive or the user timeout ran out.
+    timed_out,              ///< retransmissions, SYN retries, keepalive or the user timeout ran out
+                            ///< (with no ICMP error on record; else that error is reported).
     aborted,                ///< this side aborted the connection (abort(), or the stack shut down).
-    host_unreachable,       ///< ICMP host unreachable while connecting.
-    network_unreachable,    ///< ICMP network unreachable, or no route.
+    host_unreachable,       ///< ICMP host unreachable (or prohibited, time exceeded) while connecting,
+                            ///< or on record when the connection timed out.
+    network_unreachable,    ///< ICMP network unreachable (while connecting, or on record at a timeout), or no route.
     address_in_use,         ///< the 4-tuple or listening port is taken (also during TIME-WAIT).
     address_not_available,  ///< no ephemeral port left.
     not_connected,          ///< the operation needs an established connection.
@@ -30,6 +32,7 @@ enum class errc {
     listener_closed,        ///< accept() on a listener that was closed.
     protocol_error,         ///< the peer violated the protocol in a way that ended the connection.
     malformed_packet,       ///< a packet failed a length or checksum check at parse time.
+    stack_destroyed,        ///< the handle's stack was destroyed before the handle (or its task).
 };
 
 namespace detail {
@@ -58,6 +61,7 @@ public:
         case errc::listener_closed: return "listener closed";
         case errc::protocol_error: return "protocol error";
         case errc::malformed_packet: return "malformed packet";
+        case errc::stack_destroyed: return "stack destroyed";
         }
         return "unknown corotcp error";
     }
@@ -82,6 +86,7 @@ public:
         case errc::listener_closed: return std::errc::bad_file_descriptor;
         case errc::protocol_error: return std::errc::protocol_error;
         case errc::malformed_packet: return std::errc::bad_message;
+        case errc::stack_destroyed: return std::errc::network_down;
         case errc::ok: break;
         }
         return {ev, *this};

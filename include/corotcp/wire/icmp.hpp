@@ -11,6 +11,7 @@
 #include "corotcp/wire/seq.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -64,6 +65,8 @@ public:
     [[nodiscard]] constexpr ipv4_address dst() const noexcept { return {load_be32(&b_[16])}; }
     [[nodiscard]] constexpr std::uint8_t protocol() const noexcept { return b_[9]; }
     [[nodiscard]] constexpr std::uint16_t total_length() const noexcept { return load_be16(&b_[2]); }
+    /// In 8-byte units; only a first fragment (0) quotes the transport header.
+    [[nodiscard]] constexpr std::uint16_t fragment_offset() const noexcept { return load_be16(&b_[6]) & 0x1FFFu; }
     [[nodiscard]] constexpr std::span<const std::uint8_t> ip_header() const noexcept { return b_.first(ihl_); }
     /// The quoted payload bytes (at least 8).
     [[nodiscard]] constexpr std::span<const std::uint8_t> leading_payload() const noexcept { return b_.subspan(ihl_); }
@@ -79,6 +82,25 @@ private:
     std::span<const std::uint8_t> b_;
     std::size_t ihl_;
 };
+
+/// RFC 1191 7: the MTU plateaus, for a router too old to report its next-hop MTU (it sends 0).
+inline constexpr std::array<std::uint16_t, 11> mtu_plateaus{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+
+/// RFC 1191 5: the largest plateau below `total_length`, the length of the datagram that did not
+/// fit (68, the IPv4 minimum, if none is).
+[[nodiscard]] constexpr std::uint16_t plateau_below(std::uint16_t total_length) noexcept {
+    for (const std::uint16_t p : mtu_plateaus)
+        if (p < total_length) return p;
+    return 68;
+}
+
+/// The path MTU a "fragmentation needed" message reports: its next-hop MTU field (RFC 1191 4), or,
+/// if that is 0 or not below the quoted datagram's length (a router from before RFC 1191), the
+/// plateau below the quoted length (RFC 1191 5).
+[[nodiscard]] constexpr std::uint16_t reported_path_mtu(std::uint16_t next_hop_mtu, std::uint16_t quoted_total_length) noexcept {
+    if (next_hop_mtu != 0 && next_hop_mtu < quoted_total_length) return next_hop_mtu;
+    return plateau_below(quoted_total_length);
+}
 
 /// What an ICMP error should quote of `ip_packet`: its header plus the first 8 payload bytes
 /// (RFC 792), or less if the packet is shorter. Empty if it is not a checkable IPv4 packet.

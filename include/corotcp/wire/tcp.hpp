@@ -205,6 +205,18 @@ public:
         return acc.finish() == 0;
     }
 
+    /// verify_checksum fused with copying the payload to `payload_dst` (payload().size() bytes, not
+    /// overlapping): the receive path's one pass over the data. The copy is made whatever the
+    /// verdict, so `payload_dst` must be scratch space until this returns true.
+    [[nodiscard]] bool verify_checksum_copying_payload(ipv4_address src, ipv4_address dst,
+                                                       std::uint8_t* payload_dst) const noexcept {
+        checksum_accumulator acc;
+        acc.add_u16(ipv4_pseudo_header_sum(src, dst, ip_protocol::tcp, static_cast<std::uint16_t>(b_.size())));
+        acc.add(b_.first(header_len_));
+        acc.add_copy(payload_dst, payload());
+        return acc.finish() == 0;
+    }
+
 private:
     constexpr tcp_view(std::span<const std::uint8_t> b, std::size_t hlen) noexcept : b_(b), header_len_(hlen) {}
 

@@ -1,0 +1,234 @@
+// Loss recovery in the deterministic simulation: two stacks over the memory pipe (10 ms each way, so
+// an RTT of 20 ms), the virtual clock, and the tap dropping chosen segments on their first
+// transmission. RACK-TLP (RFC 8985) with SACK is the default; RFC 6675, RFC 5681 and RFC 3042 govern
+// what is resent and when. The congestion-control algorithm is chosen per stack and per connection.
+#include "harness.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace integ;
+
+namespace {
+
+constexpr duration one_way = 10_ms;
+constexpr duration rtt = 2 * one_way;
+
+/// One client-to-server transfer under a loss pattern.
+struct transfer {
+    /// Picks the client's data segments lost on their first transmission: (segment, index of its
+    /// first transmission among the client's data segments, 0-based).
+    std::function<bool(const segment_record&, std::size_t)> lose;
+    std::size_t bytes = 200 * 1000;
+    memory_pair_options options = with_delay(one_way);
+
+    // results
+    bool intact = false;
+    tcp::tcb_stats client{};
+    unsigned client_backoffs = 0;
+    std::vector<segment_record> segs;    ///< every segment that crossed (both ways)
+    std::vector<segment_record> dropped; ///< the lost ones
+    instant done;                        ///< when the server had every byte
+
+    /// When a dropped segment was first resent.
+    [[nodiscard]] std::optional<instant> resent(const segment_record& d) const {
+        for (const auto& s : segs)
+            if (s.from_client && s.seq == d.seq && s.len > 0 && s.at >= d.at) return s.at;
+        return std::nullopt;
+    }
+
+    void run() {
+        pair_t net(options);
+        tap t(net);
+        std::map<std::uint32_t, std::size_t> first; // seq -> index of its first transmission
+        t.drop = [&](const segment_record& r) {
+            if (!r.from_client || r.len == 0) return false;
+            const auto [it, fresh] = first.try_emplace(r.seq, first.size());
+            return fresh && lose && lose(r, it->second);
+        };
+        auto l = net.server().listen(80);
+        REQUIRE(l);
+        auto conns = establish(net, *l); // (not a structured binding: lambdas below capture them)
+        auto& c = conns.first;
+        auto& s = conns.second;
+        const auto data = random_bytes(7, bytes);
+        std::vector<std::uint8_t> got(bytes);
+        std::optional<expected<std::size_t>> read;
+        auto reader = [&]() -> task<void> { read = co_await s.read_exactly(got); };
+        auto writer = [&]() -> task<void> {
+            const auto ec = co_await c.write(data);
+            REQUIRE_FALSE(ec);
+        };
+        spawn_guard g{net.loop()};
+        net.spawn(owned(reader));
+        net.spawn(owned(writer));
+        REQUIRE(net.run_until([&] { return read.has_value(); }, 600_s));
+        done = net.now();
+        REQUIRE(*read);
+        intact = **read == bytes && got == data;
+        // let the last ACKs arrive so the sender's counters are final
+        net.run_until([&] { return c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 10_s);
+        client = c.tcb()->stats();
+        client_backoffs = c.tcb()->rtt().backoffs();
+        segs = t.segs;
+        dropped = t.dropped;
+    }
+};
+
+std::size_t count_if_client_data(const std::vector<segment_record>& v) {
+    return static_cast<std::size_t>(
+        std::count_if(v.begin(), v.end(), [](const segment_record& s) { return s.from_client && s.len > 0; }));
+}
+
+} // namespace
+
+TEST_CASE("recovery: a single hole is repaired by one retransmission within about one RTT, without an RTO (RFC 8985, RFC 6675)") {
+    transfer x;
+    x.lose = [](const segment_record&, std::size_t i) { return i == 30; };
+    x.run();
+    CHECK(x.intact);
+    REQUIRE(x.dropped.size() == 1);
+    CHECK(x.client.retransmits == 1);
+    CHECK(x.client.fast_retransmits == 1);
+    CHECK(x.client.timeouts == 0);
+    CHECK(x.client_backoffs == 0);
+    const auto again = x.resent(x.dropped[0]);
+    REQUIRE(again);
+    INFO("resent " << (*again - x.dropped[0].at).us << " us after the first transmission");
+    CHECK(*again - x.dropped[0].at <= rtt + rtt / 4); // the SACKs' RTT, plus at most RACK's reo_wnd
+}
+
+TEST_CASE("recovery: several holes in one window are all repaired in about one RTT, one reduction, no RTO") {
+    transfer x;
+    x.lose = [](const segment_record&, std::size_t i) { return i == 24 || i == 27 || i == 30; }; // one flight
+    x.run();
+    CHECK(x.intact);
+    REQUIRE(x.dropped.size() == 3);
+    CHECK(x.client.retransmits == 3); // only the holes
+    CHECK(x.client.fast_retransmits == 1);
+    CHECK(x.client.timeouts == 0);
+    instant last_repair = x.dropped[0].at;
+    for (const auto& d : x.dropped) {
+        const auto again = x.resent(d);
+        REQUIRE(again);
+        last_repair = std::max(last_repair, *again);
+    }
+    INFO("all resent " << (last_repair - x.dropped[0].at).us << " us after the first hole was sent");
+    // NewReno without SACK repairs one hole per RTT (three RTTs here); RACK + SACK all in the first
+    CHECK(last_repair - x.dropped[0].at <= rtt + rtt / 2);
+}
+
+TEST_CASE("recovery: a lost tail is recovered by a tail loss probe, not by an RTO (RFC 8985 7)") {
+    transfer x;
+    x.bytes = 20 * 1448; // two flights; the last segment is the tail
+    std::uint32_t last_seq = 0;
+    // The tail: the segment whose first transmission is the 20th (index 19).
+    x.lose = [&](const segment_record& r, std::size_t i) {
+        if (i == 19) last_seq = r.seq;
+        return i == 19;
+    };
+    x.run();
+    CHECK(x.intact);
+    REQUIRE(x.dropped.size() == 1);
+    CHECK(x.dropped[0].seq == last_seq);
+    CHECK(count_if_client_data(x.segs) == 20); // 19 originals + the probe (the drop is not counted)
+    CHECK(x.client.tail_loss_probes == 1);
+    CHECK(x.client.timeouts == 0);
+    CHECK(x.client_backoffs == 0);
+}
+
+TEST_CASE("recovery: reordering deeper than DupThresh costs RACK one spurious retransmission at most, DupThresh resends every time") {
+    auto run = [](bool rack) {
+        transfer x;
+        x.bytes = 400 * 1000;
+        fault_config f;
+        f.delay = one_way;
+        f.bandwidth_bps = 100'000'000; // 120 us per segment: arrivals at distinct instants
+        f.queue_bytes = 1 << 20;       // never full: no loss at all
+        f.reorder = 0.03;
+        f.reorder_gap = 4; // it arrives with the 4th segment after it: 3 duplicate ACKs, DupThresh
+        f.reorder_hold = 2_ms;
+        x.options.pipe.a_to_b = f;
+        x.options.pipe.seed = 42;
+        x.options.client.tcp.rack = rack;
+        x.run();
+        CHECK(x.intact);
+        return x.client;
+    };
+    const auto with_rack = run(true);
+    const auto without = run(false);
+    INFO("RACK: " << with_rack.retransmits << " retransmissions; DupThresh: " << without.retransmits);
+    // Every retransmission here is spurious. RACK's first (DupThresh SACKed, no reordering seen
+    // yet: reo_wnd 0) earns a D-SACK, then reo_wnd = min_RTT / 4 covers the 0.4 ms of reordering.
+    CHECK(with_rack.retransmits <= 1);
+    CHECK(without.retransmits >= 3);
+    CHECK(with_rack.timeouts == 0);
+}
+
+TEST_CASE("recovery: without SACK, NewReno repairs the same holes one per RTT (RFC 6582), still without an RTO") {
+    transfer x;
+    x.options.client.tcp.sack = false;
+    x.lose = [](const segment_record&, std::size_t i) { return i == 24 || i == 27 || i == 30; };
+    x.run();
+    CHECK(x.intact);
+    CHECK(x.client.fast_retransmits == 1);
+    CHECK(x.client.timeouts == 0);
+    instant last_repair = x.dropped[0].at;
+    for (const auto& d : x.dropped) {
+        const auto again = x.resent(d);
+        REQUIRE(again);
+        last_repair = std::max(last_repair, *again);
+    }
+    CHECK(last_repair - x.dropped[0].at >= 3 * rtt); // a partial ACK per hole
+}
+
+// ================================================================== choosing the algorithm
+
+TEST_CASE("congestion control is chosen per stack (iface::settings::tcp), per connect() (connect_options::tcp) and per connection (set_congestion_control)") {
+    memory_pair_options o;
+    o.client.tcp.congestion = tcp::congestion_control::newreno; // this stack's default
+    pair_t net(o);
+    auto l = net.server().listen(80);
+    REQUIRE(l);
+    auto first = establish(net, *l);
+    auto& c1 = first.first;
+    auto& s1 = first.second;
+    CHECK(c1.tcb()->congestion().algorithm() == tcp::congestion_control::newreno);
+    CHECK(s1.tcb()->congestion().algorithm() == tcp::congestion_control::cubic); // the server's default
+
+    connect_options co;
+    tcp::config cfg = net.client().iface().config().tcp;
+    cfg.congestion = tcp::congestion_control::cubic;
+    co.tcp = cfg;
+    auto [c2, s2] = establish(net, *l, co);
+    CHECK(c2.tcb()->congestion().algorithm() == tcp::congestion_control::cubic);
+
+    s2.set_congestion_control(tcp::congestion_control::newreno); // an accepted connection too
+    CHECK(s2.tcb()->congestion().algorithm() == tcp::congestion_control::newreno);
+    CHECK(s1.tcb()->congestion().algorithm() == tcp::congestion_control::cubic); // the others unchanged
+
+    // the choice holds through loss recovery
+    tap t(net);
+    bool dropped = false;
+    t.drop = [&](const segment_record& r) {
+        if (dropped || !r.from_client || r.len == 0) return false;
+        dropped = true;
+        return true;
+    };
+    const auto data = random_bytes(9, 30 * 1448);
+    std::vector<std::uint8_t> got(data.size());
+    std::optional<expected<std::size_t>> read;
+    auto reader = [&]() -> task<void> { read = co_await s1.read_exactly(got); };
+    auto writer = [&]() -> task<void> {
+        const auto ec = co_await c1.write(data);
+        REQUIRE_FALSE(ec);
+    };
+    spawn_guard g{net.loop()};
+    net.spawn(owned(reader));
+    net.spawn(owned(writer));
+    REQUIRE(net.run_until([&] { return read.has_value(); }, 60_s));
+    CHECK(got == data);
+    CHECK(c1.tcb()->stats().fast_retransmits + c1.tcb()->stats().timeouts >= 1);
+    CHECK(c1.tcb()->congestion().as_cubic() == nullptr);
+}
