@@ -81,3 +81,17 @@ TEST_CASE("scoreboard: bounded: a full board forgets its highest range, never al
     CHECK(b.ranges().front() == r(1500, 1600));
     CHECK(b.highest() == seq32(2100 + 200 * (sack_scoreboard::max_ranges - 2)));
 }
+
+TEST_CASE("scoreboard: no storage until the first SACK block is recorded, so a connection without loss pays 16 bytes") {
+    sack_scoreboard b;
+    CHECK(sizeof(sack_scoreboard) <= 16);
+    CHECK_FALSE(b.allocated());
+    CHECK(b.ranges().empty());
+    CHECK(b.sacked_bytes() == 0);
+    CHECK_FALSE(b.add(seq32(500), seq32(900), una, snd_max)); // a D-SACK below SND.UNA records nothing
+    CHECK_FALSE(b.allocated());
+    CHECK(b.add(seq32(2000), seq32(3000), una, snd_max));
+    CHECK(b.allocated());
+    b.advance(seq32(3000));
+    CHECK(b.empty());
+}

@@ -4,7 +4,9 @@
 // arrived at the peer. The TCB asks it the questions of RFC 6675 section 4: IsLost(SeqNum) and the
 // pieces of SetPipe and NextSeg (holes and the octets SACKed above a number).
 //
-// Bounded: at most `max_ranges` disjoint ranges in a fixed array (no allocation). When a new range
+// Bounded: at most `max_ranges` disjoint ranges in a fixed-size block, allocated by the first SACK
+// block recorded and kept for the connection's life (a connection that never sees loss holds a null
+// pointer, not 128 bytes). When a new range
 // would need one more slot, the highest range is forgotten (the holes at the bottom are the ones
 // recovery repairs first; forgetting a SACK only makes the sender resend more, never less).
 //
@@ -15,6 +17,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -39,7 +42,7 @@ public:
 
     /// Records one SACK block, clamped to [una, snd_max). Returns true if it SACKed octets not
     /// SACKed before (RFC 6675's condition for a duplicate ACK to count).
-    bool add(wire::seq32 left, wire::seq32 right, wire::seq32 una, wire::seq32 snd_max) noexcept {
+    bool add(wire::seq32 left, wire::seq32 right, wire::seq32 una, wire::seq32 snd_max) {
         if (!(left < right) || right > snd_max || !(una < right)) return false; // invalid or D-SACK
         if (left < una) left = una;
         const std::uint32_t before = sacked_bytes();
@@ -52,6 +55,7 @@ public:
                 if (first == count_) return false; // above everything held: forget it
                 --count_;                             // forget the highest range
             }
+            if (!ranges_) ranges_ = std::make_unique<seq_range[]>(max_ranges);
             for (std::size_t i = count_; i > first; --i) ranges_[i] = ranges_[i - 1];
             ranges_[first] = {left, right};
             ++count_;
@@ -73,7 +77,9 @@ public:
 
     void clear() noexcept { count_ = 0; }
     [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
-    [[nodiscard]] std::span<const seq_range> ranges() const noexcept { return {ranges_.data(), count_}; }
+    [[nodiscard]] std::span<const seq_range> ranges() const noexcept { return {ranges_.get(), count_}; }
+    /// True once a SACK block was recorded (the range storage is allocated then, not before).
+    [[nodiscard]] bool allocated() const noexcept { return ranges_ != nullptr; }
 
     /// One past the highest SACKed octet (HighSACK + 1); only meaningful when not empty().
     [[nodiscard]] wire::seq32 highest() const noexcept { return ranges_[count_ - 1].end; }
@@ -151,7 +157,7 @@ private:
         count_ -= gone;
     }
 
-    std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint, non-adjacent, non-empty
+    std::unique_ptr<seq_range[]> ranges_; // max_ranges slots once allocated; sorted, disjoint, non-adjacent, non-empty
     std::size_t count_ = 0;
 };
 

@@ -1377,7 +1377,7 @@ private:
 
     /// A reset in reply to one segment (RFC 9293 3.10.7.3/4, 3.5.2).
     void reply_reset(const wire::tcp_repr& seg) {
-        if (auto r = reset_for(seg)) reply_rst_ = *r;
+        if (auto r = reset_for(seg)) reply_rst_ = {r->seq, r->ack, r->flags};
     }
 
     void release() {
@@ -1397,7 +1397,7 @@ private:
     }
 
     [[nodiscard]] bool has_output() const noexcept {
-        if (rst_pending_ || reply_rst_) return true;
+        if (rst_pending_ || reply_rst_.flags != 0) return true;
         if (state_ == state::closed || state_ == state::listen) return false;
         if (state_ == state::time_wait) return ack_now_; // TIME-WAIT only ever sends ACKs
         if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_ || tlp_pending_) return true;
@@ -1442,9 +1442,15 @@ private:
     template <class Emit>
     void transmit(instant now, Emit& emit) {
         tx_now_ = now;
-        if (reply_rst_) {
-            emit_segment(emit, segment_out{*reply_rst_, {}});
-            reply_rst_.reset();
+        if (reply_rst_.flags != 0) {
+            wire::tcp_repr r{};
+            r.src_port = local_port_;
+            r.dst_port = remote_port_;
+            r.seq = reply_rst_.seq;
+            r.ack = reply_rst_.ack;
+            r.flags = reply_rst_.flags;
+            emit_segment(emit, segment_out{r, {}});
+            reply_rst_ = {};
         }
         if (rst_pending_) {
             rst_pending_ = false;
@@ -1798,7 +1804,13 @@ private:
     bool retransmit_head_ = false;
     bool rst_pending_ = false;
     seq32 rst_seq_;
-    std::optional<wire::tcp_repr> reply_rst_;
+    /// A reset owed in reply to one segment (reset_for), without the 96-byte segment record: the
+    /// ports are ours. flags == 0: none.
+    struct owed_reset {
+        seq32 seq;
+        seq32 ack;
+        std::uint8_t flags = 0;
+    } reply_rst_;
     std::uint32_t ack_pending_bytes_ = 0;
 
     // timers
