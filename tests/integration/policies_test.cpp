@@ -217,3 +217,27 @@ TEST_CASE("static_buffers<8192, 8192>: a client that writes 200 KiB before readi
     CHECK(e.got.size() == e.data.size());
     CHECK(e.got == e.data);
 }
+
+TEST_CASE("memory: connections with the stack's settings share one copy, and an idle connection fits in 1 KiB") {
+    using pair_t = corotcp::memory_pair<>;
+    pair_t net;
+    auto l = net.server().listen(80);
+    REQUIRE(l);
+    auto a = net.run(net.client().connect(net.server_address(), 80));
+    auto b = net.run(net.client().connect(net.server_address(), 80));
+    corotcp::tcp::config own = net.client().iface().config().tcp;
+    own.no_delay = true;
+    auto c = net.run(net.client().connect(net.server_address(), 80, {.tcp = own}));
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(c);
+    // One copy for every connection that uses the defaults...
+    CHECK(&a->tcb()->settings() == &b->tcb()->settings());
+    CHECK_FALSE(a->tcb()->settings().no_delay);
+    // ...and its own for a connection with its own settings.
+    CHECK(&c->tcb()->settings() != &a->tcb()->settings());
+    CHECK(c->tcb()->settings().no_delay);
+    // The connection object (with its intrusive hooks) plus malloc's 16-byte chunk header and a
+    // hash bucket stays within 1 KiB; memory_bench measures the whole heap (992 B per end).
+    static_assert(sizeof(corotcp::iface::socket<corotcp::tcp::heap_buffers>) + 16 + 8 <= 1024);
+}

@@ -130,8 +130,8 @@ struct listener;
 /// One connection: its TCB and where it belongs.
 template <tcp::buffer_policy Buffers>
 struct socket : detail::dirty_hook, detail::timer_hook, detail::table_hook {
-    socket(interface<Buffers>& o, const four_tuple& t, const tcp::config& c)
-        : owner(&o), tuple(t), tcb(c, t.local_port, t.remote_port) {}
+    socket(interface<Buffers>& o, const four_tuple& t, std::shared_ptr<const tcp::config> c)
+        : owner(&o), tuple(t), tcb(std::move(c), t.local_port, t.remote_port) {}
 
     interface<Buffers>* owner;
     four_tuple tuple;
@@ -189,6 +189,7 @@ public:
     explicit interface(settings s) : cfg_(std::move(s)), isn_(make_secret(cfg_.isn_secret)) {
         cfg_.tcp.mss = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.mtu, 0xFFFF) - 40);
         cfg_.tcp.tso_max = static_cast<std::uint32_t>(std::min<std::size_t>(cfg_.tso_max, 0xFFFF));
+        shared_tcp_ = std::make_shared<const tcp::config>(cfg_.tcp);
         next_port_ = static_cast<std::uint32_t>(isn_.generate(instant{}, 0, 0, 0, 0).value());
     }
 
@@ -564,7 +565,9 @@ private:
     }
 
     socket_type& add_socket(const four_tuple& t, const tcp::config& c) {
-        auto owned = std::make_unique<socket_type>(*this, t, c);
+        // Connections with the stack's settings share one copy of them (most do: 16 bytes each).
+        auto owned = std::make_unique<socket_type>(*this, t,
+                                                   c == cfg_.tcp ? shared_tcp_ : std::make_shared<const tcp::config>(c));
         if (table_.size() + 1 > buckets_.size()) grow_table();
         socket_type& s = *owned.release(); // owned by the table from here on (destroy() deletes it)
         s.tcb.set_state_observer({&interface::observe_state, &s});
@@ -676,6 +679,7 @@ private:
     // ------------------------------------------------------------------ data
 
     settings cfg_;
+    std::shared_ptr<const tcp::config> shared_tcp_; ///< cfg_.tcp, shared by the connections that use it
     tcp::isn_generator isn_;
     counters stats_;
     state_hook hook_;

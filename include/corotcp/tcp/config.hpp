@@ -80,6 +80,8 @@ struct config {
     std::uint32_t initial_cwnd_segments = 10;
     /// tcp_congestion_control: CUBIC (RFC 9438) as on Linux, or NewReno (RFC 5681, RFC 6582).
     congestion_control congestion = congestion_control::cubic;
+
+    friend bool operator==(const config&, const config&) = default;
 };
 
 } // namespace corotcp::tcp

@@ -52,6 +52,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -166,13 +167,19 @@ public:
     using recv_ring = ring_buffer<typename Buffers::recv_storage>;
 
     tcb(const config& cfg, std::uint16_t local_port, std::uint16_t remote_port)
-        : cfg_(cfg), local_port_(local_port), remote_port_(remote_port),
-          rtt_(rtt_config{cfg.rto_initial, cfg.rto_min, cfg.rto_max, duration::millis(1)}),
-          cc_(cfg.congestion, 536, cfg.initial_cwnd_segments * 536), snd_buf_(cfg.send_buffer), rcv_buf_(cfg.recv_buffer) {
+        : tcb(std::make_shared<const config>(cfg), local_port, remote_port) {}
+
+    /// Shares the settings with other connections (a stack's connections that use its defaults
+    /// hold one copy between them: 16 bytes each instead of sizeof(config)). Not null.
+    tcb(std::shared_ptr<const config> cfg, std::uint16_t local_port, std::uint16_t remote_port)
+        : cfg_(std::move(cfg)), local_port_(local_port), remote_port_(remote_port),
+          rtt_(rtt_config{cfg_->rto_initial, cfg_->rto_min, cfg_->rto_max, duration::millis(1)}),
+          cc_(cfg_->congestion, 536, cfg_->initial_cwnd_segments * 536), snd_buf_(cfg_->send_buffer),
+          rcv_buf_(cfg_->recv_buffer) {
         snd_mss_ = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
-        rcv_mss_ = std::min<std::uint32_t>(cfg_.mss, 536);
-        rcv_wscale_ = cfg_.window_scaling ? wscale_for(rcv_buf_.capacity()) : 0;
-        path_mtu_ = std::uint32_t{cfg_.mss} + 40;
+        rcv_mss_ = std::min<std::uint32_t>(cfg_->mss, 536);
+        rcv_wscale_ = cfg_->window_scaling ? wscale_for(rcv_buf_.capacity()) : 0;
+        path_mtu_ = std::uint32_t{cfg_->mss} + 40;
     }
 
     tcb(const tcb&) = delete;
@@ -370,7 +377,7 @@ public:
     [[nodiscard]] std::uint32_t send_mss() const noexcept { return snd_mss_; }
     [[nodiscard]] std::uint16_t local_port() const noexcept { return local_port_; }
     [[nodiscard]] std::uint16_t remote_port() const noexcept { return remote_port_; }
-    [[nodiscard]] const config& settings() const noexcept { return cfg_; }
+    [[nodiscard]] const config& settings() const noexcept { return *cfg_; }
     [[nodiscard]] instant retransmit_deadline() const noexcept { return rtx_deadline_; }
     [[nodiscard]] instant persist_deadline() const noexcept { return persist_deadline_; }
     [[nodiscard]] instant state_deadline() const noexcept { return state_deadline_; }
@@ -382,11 +389,10 @@ public:
     /// RACK's state and transmission log (meaningful when rack_enabled()).
     [[nodiscard]] const tcp::rack& rack_state() const noexcept { return rack_; }
     /// RACK is the loss detector: config::rack and SACK negotiated.
-    [[nodiscard]] bool rack_enabled() const noexcept { return cfg_.rack && sack_ok_; }
+    [[nodiscard]] bool rack_enabled() const noexcept { return cfg_->rack && sack_ok_; }
     /// TCP_CONGESTION: switches this connection to another algorithm, at any time (cwnd and
     /// ssthresh carry over; see congestion_controller::switch_to).
     void set_congestion_control(congestion_control c) noexcept {
-        cfg_.congestion = c;
         cc_.switch_to(c, snd_mss_);
     }
     // RFC 9293 sequence variables, read-only.
@@ -493,7 +499,7 @@ private:
         snd_nxt_ = iss;
         snd_max_ = iss;
         rack_.reset(iss + 1);
-        cc_ = congestion_controller(cfg_.congestion, snd_mss_, cfg_.initial_cwnd_segments * snd_mss_);
+        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_);
         // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
         // The ISN is already an unpredictable per-connection number (RFC 6528); reuse it.
         ts_offset_ = iss.value();
@@ -505,20 +511,20 @@ private:
         rcv_nxt_ = syn.seq + 1;
         last_ack_sent_ = rcv_nxt_;
         peer_syn_seen_ = true;
-        if (syn.options.mss) snd_mss_ = std::max<std::uint32_t>(64, std::min<std::uint32_t>(*syn.options.mss, cfg_.mss));
-        else snd_mss_ = std::min<std::uint32_t>(536, cfg_.mss);
+        if (syn.options.mss) snd_mss_ = std::max<std::uint32_t>(64, std::min<std::uint32_t>(*syn.options.mss, cfg_->mss));
+        else snd_mss_ = std::min<std::uint32_t>(536, cfg_->mss);
         snd_mss_ = std::min(snd_mss_, std::max(path_mtu_, min_path_mtu) - 40); // an ICMP may have come first
         // RFC 7323 3.2 / RFC 2018 2: an option is used only if both SYNs carry it (ours carried
         // it iff the config offers it). Timestamps take 12 bytes of every header from the payload
         // (Linux: mss_cache = mss - TCPOLEN_TSTAMP_ALIGNED).
-        ts_ok_ = cfg_.timestamps && syn.options.timestamps.has_value();
+        ts_ok_ = cfg_->timestamps && syn.options.timestamps.has_value();
         if (ts_ok_) {
             ts_recent_ = syn.options.timestamps->value;
             ts_recent_stamp_ = now;
             snd_mss_ -= ts_option_space;
         }
-        sack_ok_ = cfg_.sack && syn.options.sack_permitted;
-        if (syn.options.window_scale && cfg_.window_scaling) {
+        sack_ok_ = cfg_->sack && syn.options.sack_permitted;
+        if (syn.options.window_scale && cfg_->window_scaling) {
             snd_wscale_ = *syn.options.window_scale;
             wscale_ok_ = true;
         } else {
@@ -529,7 +535,7 @@ private:
         max_snd_wnd_ = snd_wnd_;
         snd_wl1_ = syn.seq;
         snd_wl2_ = syn.ack;
-        cc_ = congestion_controller(cfg_.congestion, snd_mss_, cfg_.initial_cwnd_segments * snd_mss_);
+        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_);
         // the window our SYN or SYN-ACK offers is unscaled (RFC 7323 2.2)
         rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), 0xFFFF));
     }
@@ -575,9 +581,9 @@ private:
         else if (const auto r = rtt_from_echo(now, seg)) take_rtt_sample(now, *r); // RFC 7323 4.1: SYN resent too
         // RFC 6298 5.7: if the SYN had to be retransmitted (so Karn's rule left us without a
         // sample), start data transfer with an RTO of at least 3 s.
-        if (rtx_count_ > 0 && !rtt_.has_sample() && cfg_.rto_initial < duration::seconds(3))
+        if (rtx_count_ > 0 && !rtt_.has_sample() && cfg_->rto_initial < duration::seconds(3))
             rtt_ = rtt_estimator(
-                rtt_config{duration::seconds(3), cfg_.rto_min, cfg_.rto_max, duration::millis(1)});
+                rtt_config{duration::seconds(3), cfg_->rto_min, cfg_->rto_max, duration::millis(1)});
         rtt_timing_ = false;
         rtx_count_ = 0;
         rtt_.reset_backoff();
@@ -1039,7 +1045,7 @@ private:
     /// with SACK, outside recovery, with an RTT sample and no probe of this episode outstanding.
     void arm_probe(instant now) noexcept {
         tlp_deadline_ = instant::never();
-        if (!cfg_.tail_loss_probe || !sack_ok_ || in_recovery_ || tlp_end_ || snd_max_ == snd_una_ ||
+        if (!cfg_->tail_loss_probe || !sack_ok_ || in_recovery_ || tlp_end_ || snd_max_ == snd_una_ ||
             !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_ || !rack_deadline_.is_never())
             return; // (a pending RACK reorder timer takes precedence over the PTO: RFC 8985 8)
         duration pto = rtt_.srtt() * 2;
@@ -1185,10 +1191,10 @@ private:
     /// and within ack_delay otherwise.
     void schedule_ack(instant now, std::uint32_t bytes) {
         ack_pending_bytes_ += bytes;
-        if (!cfg_.delayed_ack || ack_pending_bytes_ >= 2 * rcv_mss_) {
+        if (!cfg_->delayed_ack || ack_pending_bytes_ >= 2 * rcv_mss_) {
             ack_now_ = true;
         } else if (delack_deadline_.is_never()) {
-            delack_deadline_ = now + cfg_.ack_delay;
+            delack_deadline_ = now + cfg_->ack_delay;
         }
     }
 
@@ -1237,13 +1243,13 @@ private:
     void on_retransmit_timeout(instant now) {
         rtx_deadline_ = instant::never();
         if (snd_max_ == snd_una_ && !syn_in_flight()) return;
-        if (cfg_.user_timeout > duration::zero() && is_synchronized(state_) && now - rtx_start_ >= cfg_.user_timeout) {
+        if (cfg_->user_timeout > duration::zero() && is_synchronized(state_) && now - rtx_start_ >= cfg_->user_timeout) {
             transition(now, event::timeout_user);
             return;
         }
-        const unsigned limit = state_ == state::syn_sent   ? cfg_.syn_retries
-                               : state_ == state::syn_rcvd ? cfg_.synack_retries
-                                                           : cfg_.retries2;
+        const unsigned limit = state_ == state::syn_sent   ? cfg_->syn_retries
+                               : state_ == state::syn_rcvd ? cfg_->synack_retries
+                                                           : cfg_->retries2;
         if (rtx_count_ >= limit) {
             transition(now, event::timeout_retransmit);
             return;
@@ -1296,7 +1302,7 @@ private:
     void on_persist_timeout(instant now) {
         persist_deadline_ = instant::never();
         if (snd_wnd_ != 0 || snd_buf_.size() <= static_cast<std::size_t>(snd_nxt_ - data_base())) return;
-        if (probes_out_ >= cfg_.retries2) {
+        if (probes_out_ >= cfg_->retries2) {
             transition(now, event::timeout_retransmit);
             return;
         }
@@ -1310,8 +1316,8 @@ private:
     /// keepalive_probes unanswered probes end the connection.
     void on_keepalive_timeout(instant now) {
         keepalive_deadline_ = instant::never();
-        if (!cfg_.keepalive) return;
-        if (keepalive_sent_ >= cfg_.keepalive_probes) {
+        if (!cfg_->keepalive) return;
+        if (keepalive_sent_ >= cfg_->keepalive_probes) {
             transition(now, event::timeout_keepalive);
             return;
         }
@@ -1319,7 +1325,7 @@ private:
             ++keepalive_sent_;
             probe_pending_ = true;
         }
-        keepalive_deadline_ = now + cfg_.keepalive_interval;
+        keepalive_deadline_ = now + cfg_->keepalive_interval;
     }
 
     void note_activity(instant now) {
@@ -1328,20 +1334,20 @@ private:
     }
 
     void arm_keepalive(instant now) {
-        if (cfg_.keepalive && is_synchronized(state_) && state_ != state::time_wait)
-            keepalive_deadline_ = now + cfg_.keepalive_idle;
-        else if (cfg_.keepalive && (state_ == state::syn_rcvd || state_ == state::syn_sent))
-            keepalive_deadline_ = now + cfg_.keepalive_idle;
+        if (cfg_->keepalive && is_synchronized(state_) && state_ != state::time_wait)
+            keepalive_deadline_ = now + cfg_->keepalive_idle;
+        else if (cfg_->keepalive && (state_ == state::syn_rcvd || state_ == state::syn_sent))
+            keepalive_deadline_ = now + cfg_->keepalive_idle;
     }
 
     void arm_persist(instant now) {
         duration d = rtt_.rto();
-        for (unsigned i = 0; i < persist_backoff_ && d < cfg_.rto_max; ++i) d = d * 2;
-        d = std::clamp(d, cfg_.sws_override, cfg_.rto_max);
+        for (unsigned i = 0; i < persist_backoff_ && d < cfg_->rto_max; ++i) d = d * 2;
+        d = std::clamp(d, cfg_->sws_override, cfg_->rto_max);
         persist_deadline_ = now + d;
     }
 
-    void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_.fin_timeout; }
+    void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_->fin_timeout; }
 
     void enter_time_wait(instant now) {
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = tlp_deadline_ = instant::never();
@@ -1349,7 +1355,7 @@ private:
         // Everything we sent is acknowledged: pending retransmissions and probes are moot. Left set,
         // they would claim output that TIME-WAIT never sends and hide the 2MSL deadline.
         retransmit_head_ = probe_pending_ = tlp_pending_ = false;
-        state_deadline_ = now + cfg_.msl * 2;
+        state_deadline_ = now + cfg_->msl * 2;
     }
 
     // ------------------------------------------------------------------ sending
@@ -1435,13 +1441,13 @@ private:
     [[nodiscard]] bool sender_may_send(std::uint32_t len, std::size_t avail) const noexcept {
         if (len >= payload_mss()) return true; // full-sized, with this segment's options
         const bool idle = snd_nxt_ == snd_una_;
-        if (len == avail) return idle || cfg_.no_delay || fin_queued_;
+        if (len == avail) return idle || cfg_->no_delay || fin_queued_;
         return len >= max_snd_wnd_ / 2 || idle;
     }
 
     template <class Emit>
     void transmit(instant now, Emit& emit) {
-        tx_now_ = now;
+        tx_tsval_ = tsval(now);
         if (reply_rst_.flags != 0) {
             wire::tcp_repr r{};
             r.src_port = local_port_;
@@ -1503,12 +1509,12 @@ private:
         syn_pending_ = false;
         segment_out s{};
         fill_header(s.header, iss_, state_ == state::syn_rcvd ? tcp_flags::syn | tcp_flags::ack : tcp_flags::syn);
-        s.header.options.mss = cfg_.mss;
-        if (cfg_.window_scaling && (state_ == state::syn_sent || wscale_ok_))
+        s.header.options.mss = cfg_->mss;
+        if (cfg_->window_scaling && (state_ == state::syn_sent || wscale_ok_))
             s.header.options.window_scale = rcv_wscale_; // on a SYN-ACK only if the SYN offered it
-        if (cfg_.timestamps && (state_ == state::syn_sent || ts_ok_))
+        if (cfg_->timestamps && (state_ == state::syn_sent || ts_ok_))
             s.header.options.timestamps = wire::tcp_timestamps{tsval(now), state_ == state::syn_sent ? 0u : ts_recent_};
-        if (cfg_.sack && (state_ == state::syn_sent || sack_ok_)) s.header.options.sack_permitted = true;
+        if (cfg_->sack && (state_ == state::syn_sent || sack_ok_)) s.header.options.sack_permitted = true;
         s.header.window = window_field(true);
         if (snd_max_ == iss_) { // first transmission: time it, and start the retry clock
             snd_nxt_ = snd_max_ = iss_ + 1;
@@ -1563,13 +1569,13 @@ private:
     /// The largest TSO payload: config::tso_max, at most what one IPv4 datagram can hold next to a
     /// TCP header with the most options.
     [[nodiscard]] std::uint32_t tso_limit() const noexcept {
-        return std::min<std::uint32_t>(cfg_.tso_max, 0xFFFF - wire::ipv4_header_len - 60);
+        return std::min<std::uint32_t>(cfg_->tso_max, 0xFFFF - wire::ipv4_header_len - 60);
     }
 
     /// TSO is for new data outside SACK recovery: a retransmission (going back below SND.MAX) or a
     /// recovery segment counted against pipe stays one MSS, so loss accounting never changes.
     [[nodiscard]] bool tso_allowed(seq32 nxt, bool pipe_limited) const noexcept {
-        return cfg_.tso_max > snd_mss_ && !pipe_limited && !(nxt < snd_max_);
+        return cfg_->tso_max > snd_mss_ && !pipe_limited && !(nxt < snd_max_);
     }
 
     /// A super-segment is whole MSS-sized segments, each of which may go (full-sized, RFC 9293
@@ -1577,7 +1583,7 @@ private:
     /// the buffer and Nagle is off or the FIN follows (Linux: tcp_mss_split_point).
     [[nodiscard]] std::uint32_t super_segment_length(std::uint32_t len, std::size_t avail, std::uint32_t mss) const noexcept {
         const std::uint32_t whole = len - len % mss;
-        const bool tail_may_go = len == avail && (cfg_.no_delay || fin_queued_);
+        const bool tail_may_go = len == avail && (cfg_->no_delay || fin_queued_);
         return whole == len || tail_may_go ? len : whole;
     }
 
@@ -1679,7 +1685,7 @@ private:
         if ((flags & tcp_flags::ack) != 0) h.ack = rcv_nxt_;
         // RFC 7323 3.2: once negotiated, every segment carries timestamps (the SYN's are set in
         // send_syn); RFC 2018 4: every ACK carries SACK blocks while out-of-order data is held.
-        if (ts_ok_ && (flags & tcp_flags::syn) == 0) h.options.timestamps = wire::tcp_timestamps{tsval(tx_now_), ts_recent_};
+        if (ts_ok_ && (flags & tcp_flags::syn) == 0) h.options.timestamps = wire::tcp_timestamps{tx_tsval_, ts_recent_};
         if ((flags & tcp_flags::ack) != 0) add_sack_blocks(h.options);
     }
 
@@ -1747,10 +1753,13 @@ private:
 
     // ------------------------------------------------------------------ data
 
-    config cfg_;
+    std::shared_ptr<const config> cfg_; ///< this connection's settings, maybe shared with others
     std::uint16_t local_port_;
     std::uint16_t remote_port_;
     state state_ = state::closed;
+    std::uint8_t snd_wscale_ = 0;      ///< the peer's window shift (RFC 7323)
+    std::uint8_t rcv_wscale_ = 0;      ///< our window shift
+    bool ts_ok_ = false;               ///< both SYNs carried timestamps: every segment carries them
     std::error_code error_;            ///< set once, when the connection ends in failure
     errc fail_with_ = errc::ok;        ///< the error a user-initiated failure reports
     errc soft_error_ = errc::ok;       ///< the last believed ICMP soft error (RFC 1122 4.2.3.9)
@@ -1766,7 +1775,6 @@ private:
     std::uint32_t snd_wnd_ = 0;        ///< the peer's receive window, scaled
     std::uint32_t max_snd_wnd_ = 0;    ///< the largest window the peer ever offered
     std::uint32_t snd_mss_;            ///< largest payload we send
-    std::uint8_t snd_wscale_ = 0;      ///< the peer's window shift (RFC 7323)
     std::optional<seq32> fin_seq_;     ///< the number our FIN occupies, once shutdown() placed it
 
     // receive sequence space
@@ -1774,19 +1782,16 @@ private:
     seq32 rcv_nxt_;                    ///< next number expected; everything before it is in rcv_buf_
     mutable seq32 rcv_adv_;            ///< right edge of the window we advertised; never moves left
     std::uint32_t rcv_mss_;            ///< largest segment seen from the peer (for ACK pacing)
-    std::uint8_t rcv_wscale_ = 0;      ///< our window shift
     std::optional<seq32> rcv_fin_seq_; ///< the peer's FIN, seen before the data in front of it
 
     // options (RFC 7323, RFC 2018)
     static constexpr std::uint32_t ts_option_space = 12;          ///< NOP, NOP, TS (10 bytes)
     static constexpr duration paws_idle_limit = duration::seconds(24 * 24 * 3600); ///< RFC 7323 5.5
-    bool ts_ok_ = false;               ///< both SYNs carried timestamps: every segment carries them
-    bool sack_ok_ = false;             ///< both SYNs carried SACK-permitted
     std::uint32_t ts_offset_ = 0;      ///< TSval = milliseconds of `now` + this
     std::uint32_t ts_recent_ = 0;      ///< TS.Recent: the TSval we echo (RFC 7323 4.3)
     instant ts_recent_stamp_;          ///< when TS.Recent was last set (PAWS validity, 5.5)
     seq32 last_ack_sent_;              ///< Last.ACK.sent: the ACK field of our latest ACK
-    instant tx_now_;                   ///< the `now` of the poll() that is emitting
+    std::uint32_t tx_tsval_ = 0;       ///< TSval of what the running transmit() emits
     std::optional<wire::sack_block> dsack_; ///< a duplicate to report in the next ACK (RFC 2883)
 
     // flags
@@ -1803,6 +1808,7 @@ private:
     bool probe_pending_ = false;
     bool retransmit_head_ = false;
     bool rst_pending_ = false;
+    bool sack_ok_ = false;             ///< both SYNs carried SACK-permitted
     seq32 rst_seq_;
     /// A reset owed in reply to one segment (reset_for), without the 96-byte segment record: the
     /// ports are ours. flags == 0: none.
@@ -1812,6 +1818,9 @@ private:
         std::uint8_t flags = 0;
     } reply_rst_;
     std::uint32_t ack_pending_bytes_ = 0;
+    bool rtt_timing_ = false;          ///< a segment is being timed for an RTT sample (rtt_seq_, rtt_start_)
+    bool in_recovery_ = false;         ///< in fast recovery (RFC 6675 / RFC 6582), until recover_ is acked
+    seq32 rtt_seq_;                    ///< the sequence number being timed
 
     // timers
     instant rtx_deadline_ = instant::never();
@@ -1827,8 +1836,6 @@ private:
 
     // round-trip time (RFC 6298)
     rtt_estimator rtt_;
-    bool rtt_timing_ = false;
-    seq32 rtt_seq_;
     instant rtt_start_;
 
     // congestion control (tcp/congestion.hpp) and loss recovery (RFC 5681, RFC 6582, RFC 6675)
@@ -1836,7 +1843,6 @@ private:
     unsigned dupacks_ = 0;
     std::uint32_t limited_bytes_ = 0;  ///< sent by limited transmit since the last new ACK (RFC 3042)
     unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
-    bool in_recovery_ = false;
     seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
     seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
     sack_scoreboard board_;            ///< what the peer SACKed above SND.UNA
@@ -1846,11 +1852,11 @@ private:
     instant rack_deadline_ = instant::never(); ///< the RACK reorder timer
     // tail loss probe (RFC 8985 7)
     instant tlp_deadline_ = instant::never(); ///< when the PTO fires
-    bool tlp_pending_ = false;                ///< the PTO fired: send a probe at the next poll()
     std::optional<seq32> tlp_end_;            ///< TLP.end_seq: SND.MAX after the probe, while outstanding
     bool tlp_retrans_ = false;                ///< the probe was a retransmission
     bool tlp_dsacked_ = false;                ///< ...which the peer reported as a duplicate
     bool sending_probe_ = false;              ///< emit_data is sending a probe (stats: not a retransmit)
+    bool tlp_pending_ = false;                ///< the PTO fired: send a probe at the next poll()
 
     send_ring snd_buf_;
     recv_ring rcv_buf_;
