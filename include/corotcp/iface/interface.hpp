@@ -529,10 +529,17 @@ private:
         reschedule(s);
     }
 
+    /// Keys the socket in the timer set by its next deadline. A deadline that moved later (the
+    /// RTO pushed back by an ACK, a timer disarmed) keeps the earlier key: the socket then wakes
+    /// early once, finds nothing due, and is keyed again here. That spares the tree two updates
+    /// for almost every segment, since each ACK restarts the retransmission timer (Linux rearms
+    /// lazily for the same reason).
     void reschedule(socket_type& s) {
         const instant d = s.tcb.next_deadline();
-        if (d == s.deadline && (d.is_never() || s.detail::timer_hook::is_linked())) return;
-        if (s.detail::timer_hook::is_linked()) timers_.erase(timers_.iterator_to(s));
+        const bool linked = s.detail::timer_hook::is_linked();
+        if (linked && d != instant{} && s.deadline <= d) return;
+        if (d == s.deadline && (d.is_never() || linked)) return;
+        if (linked) timers_.erase(timers_.iterator_to(s));
         s.deadline = d;
         if (d.is_never()) return;
         if (d == instant{}) { // output is ready right now

@@ -268,7 +268,7 @@ public:
     /// ABORT: RST to the peer (where it holds state), queued data discarded, error `aborted`.
     void abort(instant now) {
         fail_with_ = errc::aborted;
-        if (find_transition(state_, event::user_abort)) transition(now, event::user_abort);
+        if (allows(state_, event::user_abort)) transition(now, event::user_abort);
     }
 
     // ------------------------------------------------------------------ segment arrival
@@ -1545,6 +1545,11 @@ private:
     /// window limits here. After an RTO (SND.NXT below SND.MAX) ranges the scoreboard holds as
     /// SACKed are skipped, not resent.
     [[nodiscard]] std::optional<new_segment_plan> plan_new_segment(bool pipe_limited) const noexcept {
+        // Everything buffered has been sent and no FIN waits: nothing to plan (the common case
+        // when has_output() asks on every poll of an idle or request/response connection).
+        if (snd_nxt_ == snd_max_ && !(fin_queued_ && snd_nxt_ == *fin_seq_) &&
+            static_cast<std::uint32_t>(snd_nxt_ - data_base()) >= snd_buf_.size())
+            return std::nullopt;
         seq32 nxt = snd_nxt_;
         const bool going_back = nxt < snd_max_ && !board_.empty();
         if (going_back) {
