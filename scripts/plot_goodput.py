@@ -10,10 +10,11 @@ four algorithm x SACK combinations, with the target (the Mathis bound, or 90 % o
 is higher) as a dashed line. In the Markdown file only the part between the two marker comments is
 rewritten (created if missing), so the hand-written analysis around it survives a re-run.
 """
-import argparse
 import math
 import re
 import sys
+
+from report_common import report_parser, update_markdown
 
 LINE = re.compile(
     r"^goodput cc=(?P<cc>\w+) sack=(?P<sack>on|off) rtt=(?P<rtt>\d+)ms loss=(?P<loss>[\d.]+)% "
@@ -238,35 +239,15 @@ def generated_block(cells, args):
     ])
 
 
-def update_markdown(path, block):
-    try:
-        text = open(path, encoding="utf-8").read()
-    except FileNotFoundError:
-        text = "# Goodput over a simulated network\n\n" + BEGIN + "\n" + END + "\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(head + block + tail)
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("raw")
-    ap.add_argument("--svg")
-    ap.add_argument("--markdown")
-    ap.add_argument("--date", default="")
-    ap.add_argument("--machine", default="")
-    ap.add_argument("--command", default="bash scripts/goodput.sh")
-    ap.add_argument("--engine", default="unknown")
+    ap = report_parser(__doc__.splitlines()[0], "bash scripts/goodput.sh")
     args = ap.parse_args()
     cells = parse(args.raw)
     if args.svg:
         with open(args.svg, "w", encoding="utf-8") as f:
             f.write(svg(cells))
     if args.markdown:
-        update_markdown(args.markdown, generated_block(cells, args))
+        update_markdown(args.markdown, generated_block(cells, args), BEGIN, END, "Goodput over a simulated network")
     if not args.svg and not args.markdown:
         print(table(cells))
 
