@@ -243,6 +243,26 @@ inline std::pair<conn_t, conn_t> establish(pair_t& net, listener_t& l, connect_o
     return {std::move(*c), std::move(*s)};
 }
 
+/// Writes `data` on `from` while `to` reads exactly as many bytes; runs the loop until the read
+/// completes (REQUIREd within `limit`) and returns what was read (shorter if the stream ended).
+inline std::vector<std::uint8_t> send_and_receive(pair_t& net, conn_t& from, conn_t& to, const std::vector<std::uint8_t>& data,
+                                                  duration limit) {
+    std::vector<std::uint8_t> got(data.size());
+    std::optional<expected<std::size_t>> read;
+    auto reader = [&]() -> task<void> { read = co_await to.read_exactly(got); };
+    auto writer = [&]() -> task<void> {
+        const auto ec = co_await from.write(data);
+        REQUIRE_FALSE(ec);
+    };
+    spawn_guard g{net.loop()};
+    net.spawn(owned(reader));
+    net.spawn(owned(writer));
+    REQUIRE(net.run_until([&] { return read.has_value(); }, limit));
+    REQUIRE(*read);
+    got.resize(**read);
+    return got;
+}
+
 /// Delay in both directions (so segments land at distinct instants and can cross in flight).
 inline memory_pair_options with_delay(duration d) {
     memory_pair_options o;

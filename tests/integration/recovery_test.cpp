@@ -53,20 +53,9 @@ struct transfer {
         auto& c = conns.first;
         auto& s = conns.second;
         const auto data = random_bytes(7, bytes);
-        std::vector<std::uint8_t> got(bytes);
-        std::optional<expected<std::size_t>> read;
-        auto reader = [&]() -> task<void> { read = co_await s.read_exactly(got); };
-        auto writer = [&]() -> task<void> {
-            const auto ec = co_await c.write(data);
-            REQUIRE_FALSE(ec);
-        };
-        spawn_guard g{net.loop()};
-        net.spawn(owned(reader));
-        net.spawn(owned(writer));
-        REQUIRE(net.run_until([&] { return read.has_value(); }, 600_s));
+        const auto got = integ::send_and_receive(net, c, s, data, 600_s);
         done = net.now();
-        REQUIRE(*read);
-        intact = **read == bytes && got == data;
+        intact = got == data;
         // let the last ACKs arrive so the sender's counters are final
         net.run_until([&] { return c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 10_s);
         client = c.tcb()->stats();
@@ -217,18 +206,7 @@ TEST_CASE("congestion control is chosen per stack (iface::settings::tcp), per co
         return true;
     };
     const auto data = random_bytes(9, 30 * 1448);
-    std::vector<std::uint8_t> got(data.size());
-    std::optional<expected<std::size_t>> read;
-    auto reader = [&]() -> task<void> { read = co_await s1.read_exactly(got); };
-    auto writer = [&]() -> task<void> {
-        const auto ec = co_await c1.write(data);
-        REQUIRE_FALSE(ec);
-    };
-    spawn_guard g{net.loop()};
-    net.spawn(owned(reader));
-    net.spawn(owned(writer));
-    REQUIRE(net.run_until([&] { return read.has_value(); }, 60_s));
-    CHECK(got == data);
+    CHECK(integ::send_and_receive(net, c1, s1, data, 60_s) == data);
     CHECK(c1.tcb()->stats().fast_retransmits + c1.tcb()->stats().timeouts >= 1);
     CHECK(c1.tcb()->congestion().as_cubic() == nullptr);
 }
