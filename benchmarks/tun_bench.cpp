@@ -17,7 +17,7 @@
 // time and the link's counters (frames, GSO frames, io_uring submits and blocking waits).
 //
 //   tun_bench --mode bulk-rx [--offload] [--seconds S] [--tun NAME] [--ip ADDR] [--kernel-ip A/P]
-//             [--port P] [--mtu N] [--buffer BYTES] [--no-uring] [--reads N] [--batch N] [--name PREFIX] [--limit S]
+//             [--port P] [--mtu N] [--buffer BYTES] [--no-uring] [--no-multishot] [--reads N] [--batch N] [--rx-buffers N] [--busy-poll US] [--name PREFIX] [--limit S]
 //
 // --offload: IFF_VNET_HDR + TUNSETOFFLOAD, whatever the link offers (today: GSO super-frames received
 // whole and checksums left to us; transmitted segments are MSS-sized). Prints "listening on
@@ -62,8 +62,11 @@ struct options {
     std::size_t buffer = 256 * 1024;
     bool offload = false;
     bool no_uring = false;
+    bool no_multishot = false;
     int reads = -1;     // -1: tun_options' default (0: multishot poll + read() drain)
     unsigned batch = 0; // 0: tun_options' default
+    unsigned busy_poll = 0; // microseconds; 0: off (tun_options' default)
+    unsigned rx_buffers = 0; // 0: tun_options' default
     std::string name = "tun";
     double limit = 120;
 };
@@ -207,9 +210,13 @@ void usage(FILE* f) {
                  "  --mtu N           IP MTU (default: the device's)\n"
                  "  --buffer BYTES    send and receive buffer of the connection (default 262144)\n"
                  "  --no-uring        read()/write() + ppoll() instead of io_uring\n"
-                 "  --reads N         io_uring: 0 = one multishot poll, then read() until EAGAIN (the\n"
-                 "                    default); N > 0 = N reads kept armed (the link's former design)\n"
+                 "  --no-multishot    io_uring: a multishot poll + read() until EAGAIN instead of the\n"
+                 "                    multishot read into provided buffers\n"
+                 "  --reads N         io_uring: 0 = one multishot read (or poll, see --no-multishot), the\n"
+                 "                    default; N > 0 = N reads kept armed (the link's first design)\n"
                  "  --batch N         frames read() per receive() at most (default: tun_options' 64)\n"
+                 "  --rx-buffers N    multishot read: provided buffers (default: tun_options')\n"
+                 "  --busy-poll US    spin up to US microseconds before blocking (default 0: off)\n"
                  "  --name PREFIX     figure name prefix (default tun)\n"
                  "  --limit S         give up (exit 1) after S seconds (default 120)\n");
 }
@@ -223,6 +230,10 @@ bool parse(int argc, char** argv, options& o) {
         }
         if (a == "--no-uring") {
             o.no_uring = true;
+            continue;
+        }
+        if (a == "--no-multishot") {
+            o.no_multishot = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -249,6 +260,8 @@ bool parse(int argc, char** argv, options& o) {
         else if (a == "--buffer") o.buffer = static_cast<std::size_t>(std::atol(argv[i]));
         else if (a == "--reads") o.reads = std::atoi(argv[i]);
         else if (a == "--batch") o.batch = static_cast<unsigned>(std::atoi(argv[i]));
+        else if (a == "--busy-poll") o.busy_poll = static_cast<unsigned>(std::atoi(argv[i]));
+        else if (a == "--rx-buffers") o.rx_buffers = static_cast<unsigned>(std::atoi(argv[i]));
         else if (a == "--name") o.name = v;
         else if (a == "--limit") o.limit = std::atof(argv[i]);
         else {
@@ -305,8 +318,11 @@ int main(int argc, char** argv) {
     to.mtu = o.mtu;
     to.offload = o.offload;
     to.io = o.no_uring ? corotcp::tun_io::plain : corotcp::tun_io::automatic;
+    to.multishot_read = !o.no_multishot;
     if (o.reads >= 0) to.reads_in_flight = static_cast<unsigned>(o.reads);
     if (o.batch != 0) to.rx_batch = o.batch;
+    to.busy_poll_us = o.busy_poll;
+    if (o.rx_buffers != 0) to.rx_buffers = o.rx_buffers;
     to.log = [](std::string_view msg) { std::fprintf(stderr, "tun_bench: %.*s\n", static_cast<int>(msg.size()), msg.data()); };
     auto link = corotcp::tun_link::open(std::move(to));
     if (!link) {
@@ -366,13 +382,14 @@ int main(int argc, char** argv) {
     const auto& st = stack.link().stats();
     char counters[384];
     std::snprintf(counters, sizeof counters,
-                  "cpu %.2f s; link rx %llu frames (%llu gso), tx %llu packets (%llu B average), %llu submits, %llu "
-                  "waits; %s",
+                  "cpu %.2f s; link rx %llu frames (%llu gso, %llu re-arms), tx %llu packets (%llu B average), %llu submits, %llu "
+                  "waits (%llu ended by busy polling); %s",
                   r.cpu, static_cast<unsigned long long>(st.rx_packets), static_cast<unsigned long long>(st.rx_gso),
-                  static_cast<unsigned long long>(st.tx_packets),
+                  static_cast<unsigned long long>(st.rx_rearms), static_cast<unsigned long long>(st.tx_packets),
                   static_cast<unsigned long long>(st.tx_packets ? st.tx_bytes / st.tx_packets : 0),
                   static_cast<unsigned long long>(st.submits),
-                  static_cast<unsigned long long>(st.waits), link_description.c_str());
+                  static_cast<unsigned long long>(st.waits), static_cast<unsigned long long>(st.busy_polled),
+                  link_description.c_str());
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     const auto n = static_cast<unsigned long long>(r.count);
     switch (o.m) {

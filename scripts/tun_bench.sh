@@ -17,10 +17,14 @@
 # veth and to the TUN packet ceiling of ../shared/PEERS.md, and whether issue 5's targets are met.
 #
 # Usage: bash scripts/tun_bench.sh [--runs N] [--seconds S] [--bin DIR] [--modes "bulk-rx rr ..."]
-#                                  [--tun-opts "--reads 4 ..."] [--smoke]
+#                                  [--busy-poll US] [--tun-opts "--reads 4 ..."] [--smoke]
 #   --bin DIR   where tun_bench and kernel_peer are (default: build them with the release preset)
-#   --tun-opts  extra tun_bench options for every corotcp run (experiments: --reads N (0: poll +
-#               read() drain, the default; N > 0: N armed reads), --batch N, --no-uring, --buffer B)
+#   --tun-opts  extra tun_bench options for every corotcp run (experiments: --no-multishot (poll +
+#               read() drain instead of the multishot read), --reads N (N > 0: N armed reads),
+#               --batch N, --no-uring, --buffer B)
+#   --busy-poll corotcp's busy polling before it blocks, in microseconds (tun_options::busy_poll_us;
+#               default 50; 0: off). The kernel over veth needs no wake-up per packet (the sender's
+#               softirq runs the receiver's TCP); a userspace stack sleeping in io_uring does.
 #   --smoke     one run of 0.5 s per figure; fails unless every figure is non-zero (the ctest `tun:bench_smoke`)
 # Needs root, /dev/net/tun, unshare and nsenter (util-linux), ip (iproute2): without them it exits 77
 # (skipped), or 1 when CI=true. Every wait is bounded, every process has a time limit, and everything
@@ -44,6 +48,7 @@ BIN=""
 MODES="bulk-rx bulk-tx rr conn"
 SMOKE=0
 TUN_OPTS=""
+BUSY_POLL=50
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -52,9 +57,10 @@ while [ $# -gt 0 ]; do
     --bin) BIN=${2:?}; shift 2 ;;
     --modes) MODES=${2:?}; shift 2 ;;
     --tun-opts) TUN_OPTS=${2?}; shift 2 ;;
+    --busy-poll) BUSY_POLL=${2:?}; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--runs N] [--seconds S] [--bin DIR] [--modes LIST] [--tun-opts OPTS] [--smoke]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--runs N] [--seconds S] [--bin DIR] [--modes LIST] [--busy-poll US] [--tun-opts OPTS] [--smoke]" >&2; exit 2 ;;
     esac
 done
 if [ "$SMOKE" = 1 ]; then
@@ -176,7 +182,7 @@ one() {
         local extra=()
         [ "$config" = tun+offload ] && extra=(--offload)
         # shellcheck disable=SC2206 # word splitting wanted: a list of options
-        extra+=($TUN_OPTS)
+        extra+=(--busy-poll "$BUSY_POLL" $TUN_OPTS)
         "$BIN/tun_bench" --mode "$mode" --seconds "$SECONDS_PER" --limit "$LIMIT" --tun "$TUN" --ip "$TUN_STACK" \
             --kernel-ip "$TUN_KERNEL/24" --port "$PORT" "${extra[@]}" >"$out.server" 2>"$out.server.err" &
         server=$!
@@ -217,7 +223,7 @@ one() {
     log "$config $(echo "$line" | cut -d'#' -f1)"
 }
 
-log "in a private network namespace; $RUNS run(s), ${SECONDS_PER} s per figure, modes: $MODES${TUN_OPTS:+; tun_bench $TUN_OPTS}"
+log "in a private network namespace; $RUNS run(s), ${SECONDS_PER} s per figure, modes: $MODES; corotcp busy-polls ${BUSY_POLL} us${TUN_OPTS:+; tun_bench $TUN_OPTS}"
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 for run in $(seq "$RUNS"); do
     for config in tun+offload tun veth+offload veth; do

@@ -9,6 +9,8 @@
 //   --offload            IFF_VNET_HDR + TUNSETOFFLOAD(CSUM, TSO4): receive 64 KB GSO frames
 //   --split-gso          with --offload: cut GSO frames into MSS segments
 //   --no-uring           plain read()/write() + ppoll() instead of io_uring
+//   --no-multishot       io_uring: receive with a multishot poll + read() instead of a multishot read
+//   --busy-poll US       spin up to US microseconds for packets before blocking (lower latency, more CPU)
 //   --pcap FILE          record every packet (LINKTYPE_RAW; tshark/wireshark read it)
 //   --trace              print every packet, tcpdump-style, to stderr
 //   --verbose            print connection state changes and link counters to stderr
@@ -45,6 +47,8 @@ inline constexpr const char* common_usage =
     "  --offload          IFF_VNET_HDR + TSO4/CSUM offload (receive 64 KB GSO frames)\n"
     "  --split-gso        with --offload: split GSO frames into MSS-sized segments\n"
     "  --no-uring         use read()/write() + ppoll() instead of io_uring\n"
+    "  --no-multishot     io_uring: multishot poll + read() instead of a multishot read\n"
+    "  --busy-poll US     spin up to US microseconds for packets before blocking\n"
     "  --pcap FILE        record every packet to FILE (pcap, LINKTYPE_RAW)\n"
     "  --trace            print every packet, tcpdump-style, to stderr\n"
     "  --verbose          print state changes and link counters to stderr\n"
@@ -58,6 +62,8 @@ struct common_options {
     bool offload = false;
     bool split_gso = false;
     bool no_uring = false;
+    bool no_multishot = false;
+    unsigned busy_poll_us = 0;
     std::string pcap;
     bool trace = false;
     bool verbose = false;
@@ -95,6 +101,16 @@ inline arg_result parse_common(const char* prog, int argc, char** argv, int& i, 
             std::fprintf(stderr, "%s: --kernel-ip: expected ADDR/PREFIX (e.g. 10.0.0.1/24), got %s\n", prog, v);
             return arg_result::error;
         }
+    } else if (a == "--busy-poll") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        char* end = nullptr;
+        const unsigned long us = std::strtoul(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || us > 1'000'000) {
+            std::fprintf(stderr, "%s: --busy-poll: expected 0..1000000 microseconds, got %s\n", prog, v);
+            return arg_result::error;
+        }
+        o.busy_poll_us = static_cast<unsigned>(us);
     } else if (a == "--mtu") {
         const char* v = value();
         if (v == nullptr) return arg_result::error;
@@ -115,6 +131,8 @@ inline arg_result parse_common(const char* prog, int argc, char** argv, int& i, 
         o.split_gso = true;
     } else if (a == "--no-uring") {
         o.no_uring = true;
+    } else if (a == "--no-multishot") {
+        o.no_multishot = true;
     } else if (a == "--trace") {
         o.trace = true;
     } else if (a == "--verbose") {
@@ -244,6 +262,8 @@ inline std::unique_ptr<stack_type> open_stack(const char* prog, loop_type& loop,
     to.offload = o.offload;
     to.split_gso = o.split_gso;
     to.io = o.no_uring ? corotcp::tun_io::plain : corotcp::tun_io::automatic;
+    to.multishot_read = !o.no_multishot;
+    to.busy_poll_us = o.busy_poll_us;
     to.log = [prog](std::string_view msg) {
         std::fprintf(stderr, "%s: %.*s\n", prog, static_cast<int>(msg.size()), msg.data());
     };
@@ -301,11 +321,11 @@ bool run_until(loop_type& loop, Done&& done) {
 inline void print_link_stats(const char* prog, stack_type& s) {
     const auto& st = s.link().tun().stats();
     std::fprintf(stderr,
-                 "%s: link: rx %llu frames (%llu bytes, %llu gso, %llu csum) -> %llu packets, %llu errors; tx %llu "
+                 "%s: link: rx %llu frames (%llu bytes, %llu gso, %llu csum) -> %llu packets, %llu errors, %llu re-arms; tx %llu "
                  "packets (%llu bytes, %llu gso), %llu errors, %llu dropped; %llu submits, %llu waits\n",
                  prog, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
                  (unsigned long long)st.rx_gso, (unsigned long long)st.rx_csum, (unsigned long long)st.rx_delivered,
-                 (unsigned long long)st.rx_errors, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+                 (unsigned long long)st.rx_errors, (unsigned long long)st.rx_rearms, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
                  (unsigned long long)st.tx_gso, (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
                  (unsigned long long)st.waits);
 }

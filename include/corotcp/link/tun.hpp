@@ -11,10 +11,17 @@
 // (address, netmask, up) of a device.
 //
 // The descriptor is non-blocking (O_NONBLOCK). The I/O path (io_uring, liburing >= 2.0):
-//   * receiving, `reads_in_flight` == 0: one multishot IORING_OP_POLL_ADD (POLLIN) on the device says
-//     when it is readable; receive() then empties it with plain non-blocking read() calls, at most
-//     `rx_batch` frames per call (tun_drain.hpp), until EAGAIN. No read is ever armed, so an arriving
-//     packet wakes one poll entry and no io-wq worker;
+//   * receiving, `reads_in_flight` == 0 and `multishot_read` (the default) on a kernel that has
+//     IORING_OP_READ_MULTISHOT (6.7) and ring-mapped provided buffers (5.19): one multishot read stays
+//     armed on the device; the kernel reads every arriving frame into a free buffer of a ring of
+//     `rx_buffers` buffers it shares with us and posts one completion per frame. receive() reaps them
+//     from the completion ring (no system call per packet), copies each frame out and hands its buffer
+//     straight back. If the buffers ever run out (-ENOBUFS ends the multishot read), it is armed again
+//     on the next receive(). When the kernel lacks either feature (probed at setup, or refused on the
+//     first completion), the link says so once through `log` and uses the next mode;
+//   * receiving, `reads_in_flight` == 0 otherwise: one multishot IORING_OP_POLL_ADD (POLLIN) on the
+//     device says when it is readable; receive() then empties it with plain non-blocking read() calls,
+//     at most `rx_batch` frames per call (tun_drain.hpp), until EAGAIN (one system call per frame);
 //   * receiving, `reads_in_flight` == N > 0: N reads are always armed, each into its own buffer of a
 //     ring of buffers registered with the kernel (IORING_OP_READ_FIXED) when it allows it, plain reads
 //     otherwise. On the non-blocking descriptor a read that finds no packet is parked on io_uring's
@@ -23,7 +30,15 @@
 //   * receive() reaps completions from the shared completion ring (no system call), re-arms the reads
 //     and submits every queued write and read in one io_uring_submit, only if anything is queued;
 //   * wait(deadline) is one io_uring_submit_and_wait_timeout: the run loop of basic_stack blocks in
-//     it instead of sleeping, so an arriving packet wakes it at once.
+//     it instead of sleeping, so an arriving packet wakes it at once. With `busy_poll_us` it first
+//     watches the completion ring for that long (no system call) and only then blocks;
+//   * the ring is set up with DEFER_TASKRUN (6.1; else COOP_TASKRUN, 5.19) and TASKRUN_FLAG: the
+//     kernel finishes completions in batches when this thread enters io_uring, never by
+//     interrupting it, and flags in the SQ ring when there are some to collect.
+// Threads: like the stack it serves, a link is used by one thread, and with DEFER_TASKRUN it must be
+// the thread that first calls receive(), transmit() + receive() or wait() (the run loop's), which
+// need not be the one that opened it; the kernel refuses submissions from any other (counted in
+// tun_stats::submit_errors, said once through `log`).
 // When io_uring cannot be set up (an old kernel, seccomp, io_uring_disabled), the link falls back to
 // read(), write() and ppoll() (at most `rx_batch` reads per receive()), and says so once through `log`.
 //
@@ -50,9 +65,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,6 +83,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -96,11 +114,20 @@ struct tun_options {
     bool offload = false;            ///< IFF_VNET_HDR + TUNSETOFFLOAD(CSUM | TSO4)
     bool split_gso = false;          ///< with offload: cut GSO frames into MSS segments (else whole)
     tun_io io = tun_io::automatic;
-    /// io_uring: 0 = one multishot poll + read() until EAGAIN (the default, see the header comment);
-    /// N > 0 = N reads armed at all times (at most 1024)
+    /// io_uring: 0 = one multishot read (or, without it, one multishot poll + read() until EAGAIN:
+    /// see the header comment); N > 0 = N reads armed at all times (at most 1024)
     unsigned reads_in_flight = 0;
+    /// io_uring, reads_in_flight == 0: use IORING_OP_READ_MULTISHOT with provided buffers when the
+    /// kernel has it (false: always the multishot poll + read() drain)
+    bool multishot_read = true;
+    unsigned rx_buffers = 64;        ///< multishot read: frames the kernel may read ahead (a power of 2)
     unsigned rx_batch = 64;          ///< frames read() per receive() at most (poll and plain modes)
     unsigned writes_in_flight = 512; ///< queued or unfinished writes at most; more are dropped
+    /// Busy polling, like Linux's SO_BUSY_POLL: before the run loop blocks in wait(), watch for
+    /// arriving frames for up to this many microseconds (0: off, the default). It spends CPU to save
+    /// the sleep and the wake-up (an IPI, on a VM an exit) per packet, which is most of the latency of
+    /// a request/response over TUN: see docs/performance.md.
+    unsigned busy_poll_us = 0;
     std::function<void(std::string_view)> log{}; ///< notices (e.g. the fallback); empty: stderr
 };
 
@@ -117,8 +144,11 @@ struct tun_stats {
     std::uint64_t tx_errors = 0;    ///< failed writes
     std::uint64_t tx_dropped = 0;   ///< larger than the MTU, or too many writes in flight
     std::uint64_t tx_gso = 0;       ///< TSO super-segments written (the kernel cuts them up)
+    std::uint64_t rx_rearms = 0;    ///< multishot read re-armed after it ended (-ENOBUFS: the buffers were full)
     std::uint64_t submits = 0;      ///< io_uring_submit calls (system calls on the busy path)
-    std::uint64_t waits = 0;        ///< blocking waits
+    std::uint64_t submit_errors = 0; ///< failed io_uring_submit calls (e.g. from another thread)
+    std::uint64_t waits = 0;        ///< calls of wait() (blocking, unless busy polling ended them)
+    std::uint64_t busy_polled = 0;  ///< waits that busy polling ended without sleeping
 };
 
 namespace detail {
@@ -221,6 +251,15 @@ inline constexpr std::size_t vnet_hdr_len = sizeof(virtio_net_hdr); // 10: no TU
 inline constexpr std::uint64_t tx_tag = std::uint64_t{1} << 40;
 inline constexpr std::uint64_t cancel_tag = std::uint64_t{1} << 41;
 inline constexpr std::uint64_t poll_tag = std::uint64_t{1} << 42;
+inline constexpr std::uint64_t mshot_tag = std::uint64_t{1} << 43;
+// IORING_OP_READ_MULTISHOT (Linux 6.7): liburing 2.3's headers predate it, the kernel's ABI fixes it.
+inline constexpr std::uint8_t op_read_multishot = 49;
+inline constexpr std::uint16_t rx_buffer_group = 0;
+
+/// Page-aligned memory for the ring of provided buffers (the kernel maps it).
+struct aligned_free {
+    void operator()(void* p) const noexcept { std::free(p); }
+};
 
 /// Everything behind the tun_link handle (which is then cheap and safe to move: in-flight I/O points
 /// into this object and its buffers, never into the handle).
@@ -237,6 +276,8 @@ public:
     // io_uring
     io_uring ring{};
     bool uring = false;
+    bool enabled = true; // false: created R_DISABLED, enabled by activate() on first use
+    const char* completions = ""; // how the kernel finishes completions (the setup flags it took)
     bool fixed_buffers = false;
     std::size_t buf_size = 0;
     std::unique_ptr<std::uint8_t[]> rx_mem;
@@ -247,6 +288,12 @@ public:
     bool poll_armed = false;
     bool poll_oneshot = false; // the kernel refused IORING_POLL_ADD_MULTI (before 5.13): one-shot polls
     bool readable = false;  // poll mode: the device may hold frames (a POLLIN completion, or the budget ran out)
+    bool mshot_mode = false; // reads_in_flight == 0: one multishot read into the provided buffers
+    bool mshot_armed = false;
+    bool mshot_proven = false; // a multishot read has delivered a frame: an error is no longer "unsupported"
+    unsigned br_entries = 0;
+    std::unique_ptr<void, aligned_free> br_mem; // struct io_uring_buf_ring, shared with the kernel
+    io_uring_buf_ring* br = nullptr;
     struct tx_slot {
         packet p;
         virtio_net_hdr hdr{};
@@ -266,6 +313,10 @@ public:
 
     ~tun_impl() {
         if (!uring) return;
+        if (!enabled) { // never used: nothing was submitted, the kernel holds none of our buffers
+            io_uring_queue_exit(&ring);
+            return;
+        }
         // Let queued writes reach the kernel (a final ACK or FIN), cancel the reads, and wait (bounded)
         // until the kernel no longer touches our buffers.
         for (unsigned i = 0; i < rx_armed.size(); ++i) {
@@ -281,9 +332,16 @@ public:
                 io_uring_sqe_set_data64(sqe, cancel_tag);
             }
         }
+        if (mshot_armed) {
+            if (io_uring_sqe* sqe = get_sqe(); sqe != nullptr) {
+                io_uring_prep_cancel64(sqe, mshot_tag, 0);
+                io_uring_sqe_set_data64(sqe, cancel_tag);
+            }
+        }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         packet_batch sink;
-        while ((tx_in_flight > 0 || rx_armed_count > 0 || poll_armed) && std::chrono::steady_clock::now() < give_up) {
+        while ((tx_in_flight > 0 || rx_armed_count > 0 || poll_armed || mshot_armed) &&
+               std::chrono::steady_clock::now() < give_up) {
             __kernel_timespec ts{0, 50'000'000};
             io_uring_cqe* cqe = nullptr;
             const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
@@ -292,6 +350,28 @@ public:
             sink.clear();
         }
         io_uring_queue_exit(&ring);
+        if (tx_in_flight > 0 || rx_armed_count > 0 || poll_armed || mshot_armed) {
+            // Not confirmed (e.g. destroyed on another thread than the one that submitted, which a
+            // DEFER_TASKRUN ring refuses): the kernel may still write into the read buffers while it
+            // tears the ring down. Leak them rather than let it write into freed memory.
+            log("could not confirm that the kernel released the link's buffers: leaving them allocated");
+            keep_until_exit(std::move(rx_mem), std::move(br_mem), std::move(tx));
+        }
+    }
+
+    /// Buffers the kernel may still write into (see the destructor): kept, and reachable, until the
+    /// process exits.
+    static void keep_until_exit(std::unique_ptr<std::uint8_t[]> rx, std::unique_ptr<void, aligned_free> ring_mem,
+                                std::vector<tx_slot> writes) {
+        struct kept {
+            std::unique_ptr<std::uint8_t[]> rx;
+            std::unique_ptr<void, aligned_free> ring_mem;
+            std::vector<tx_slot> writes;
+        };
+        static std::mutex m;
+        static std::vector<kept> graveyard;
+        const std::lock_guard lock(m);
+        graveyard.push_back(kept{std::move(rx), std::move(ring_mem), std::move(writes)});
     }
 
     void log(std::string_view msg) const {
@@ -383,16 +463,45 @@ public:
         const unsigned writes = std::clamp(opt.writes_in_flight, 1u, 8192u);
         unsigned entries = 1;
         while (entries < depth + 64) entries <<= 1; // reads + a batch of writes between two submits
-        io_uring_params p{};
-        p.flags = IORING_SETUP_CQSIZE;
-        p.cq_entries = std::max(entries * 4, depth + writes + 16);
-        if (const int r = io_uring_queue_init_params(entries, &ring, &p); r < 0) return errno_code(-r);
+        // Completions without interrupts, best first (older kernels refuse flags: EINVAL, next):
+        //  * DEFER_TASKRUN (6.1): the kernel queues the work of finishing a completion and does it
+        //    only when this thread enters io_uring (one submit per loop turn, or the peek below), in
+        //    one batch. It needs SINGLE_ISSUER: one thread submits; R_DISABLED leaves the choice of
+        //    that thread to activate(), the first use by the thread that runs the stack (not the one
+        //    that opened the link);
+        //  * COOP_TASKRUN (5.19): the work is not forced on the running thread with an IPI;
+        //  * with either, TASKRUN_FLAG: the kernel flags pending work in the SQ ring, and the next
+        //    peek (liburing enters io_uring then), submit or wait does it.
+        int r = -EINVAL;
+        constexpr unsigned defer = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED;
+        for (const unsigned extra : {defer | IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
+            io_uring_params p{};
+            p.flags = IORING_SETUP_CQSIZE | extra;
+            p.cq_entries = std::max(entries * 4, depth + writes + 16);
+            r = io_uring_queue_init_params(entries, &ring, &p);
+            if (r == 0) {
+                enabled = (extra & IORING_SETUP_R_DISABLED) == 0;
+                completions = (extra & IORING_SETUP_DEFER_TASKRUN) != 0   ? "deferred task work"
+                              : (extra & IORING_SETUP_COOP_TASKRUN) != 0 ? "cooperative task work"
+                                                                         : "task work by signal";
+            }
+            if (r != -EINVAL) break;
+        }
+        if (r < 0) return errno_code(-r);
         uring = true;
 
         buf_size = (max_frame() + (vnet ? vnet_hdr_len : 0) + 63) & ~std::size_t{63};
+        if (poll_mode && opt.multishot_read) {
+            if (const char* why = setup_buffer_ring()) {
+                log(std::string("multishot read unavailable (") + why + "): multishot poll + read() instead");
+            } else {
+                poll_mode = false;
+                mshot_mode = true;
+            }
+        }
         if (poll_mode) {
             scratch.resize(buf_size);
-        } else {
+        } else if (!mshot_mode) {
             rx_mem.reset(new std::uint8_t[buf_size * depth]);
             rx_armed.assign(depth, false);
             std::vector<iovec> iovs(depth);
@@ -406,17 +515,56 @@ public:
 
         for (unsigned i = 0; i < depth; ++i) arm_read(i);
         if (poll_mode) arm_poll();
+        if (mshot_mode) arm_mshot();
+        if (!enabled) return {}; // submitted by activate()
         if (const int r = io_uring_submit(&ring); r < 0) {
             const std::error_code ec = errno_code(-r);
             io_uring_queue_exit(&ring);
             uring = false;
             rx_armed.clear();
             rx_armed_count = 0;
-            poll_mode = poll_armed = false;
+            poll_mode = poll_armed = mshot_mode = mshot_armed = false;
+            br = nullptr;
             return ec;
         }
         ++stats.submits;
         return {};
+    }
+
+    /// Multishot read: probes the opcode, registers a ring of `rx_buffers` buffers of buf_size bytes
+    /// as buffer group 0 and hands all of them to the kernel. nullptr on success, else why not.
+    const char* setup_buffer_ring() {
+        io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+        const bool has_op = probe != nullptr && io_uring_opcode_supported(probe, op_read_multishot) != 0;
+        if (probe != nullptr) io_uring_free_probe(probe);
+        if (!has_op) return "the kernel has no IORING_OP_READ_MULTISHOT, Linux >= 6.7";
+        unsigned n = 2;
+        while (n < std::clamp(opt.rx_buffers, 2u, 32768u)) n <<= 1;
+        const std::size_t ring_bytes = (sizeof(io_uring_buf) * n + 4095) & ~std::size_t{4095};
+        br_mem.reset(std::aligned_alloc(4096, ring_bytes));
+        if (!br_mem) return "out of memory";
+        std::memset(br_mem.get(), 0, ring_bytes);
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_mem.get());
+        reg.ring_entries = n;
+        reg.bgid = rx_buffer_group;
+        if (io_uring_register_buf_ring(&ring, &reg, 0) != 0) {
+            br_mem.reset();
+            return "the kernel refused a ring of provided buffers, Linux >= 5.19";
+        }
+        br = static_cast<io_uring_buf_ring*>(br_mem.get());
+        br_entries = n;
+        rx_mem.reset(new std::uint8_t[buf_size * n]);
+        io_uring_buf_ring_init(br);
+        for (unsigned i = 0; i < n; ++i) give_buffer(static_cast<std::uint16_t>(i), static_cast<int>(i));
+        io_uring_buf_ring_advance(br, static_cast<int>(n));
+        return nullptr;
+    }
+
+    /// Puts buffer `bid` at position `offset` past the ring's tail (visible after advance()).
+    void give_buffer(std::uint16_t bid, int offset) {
+        io_uring_buf_ring_add(br, rx_mem.get() + std::size_t{bid} * buf_size, static_cast<unsigned>(buf_size), bid,
+                              io_uring_buf_ring_mask(br_entries), offset);
     }
 
     // ---------------------------------------------------------------- io_uring helpers
@@ -432,8 +580,23 @@ public:
 
     void submit() {
         if (io_uring_sq_ready(&ring) == 0) return;
-        io_uring_submit(&ring);
+        activate();
         ++stats.submits;
+        if (const int r = io_uring_submit(&ring); r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+            if (stats.submit_errors++ == 0)
+                log("io_uring_submit failed (" + std::system_category().message(-r) +
+                    "); a link is used by the one thread that first used it");
+        }
+    }
+
+    /// A ring created disabled (DEFER_TASKRUN) is enabled by its first use: the calling thread
+    /// becomes the one that submits and collects completions from then on.
+    void activate() {
+        if (enabled) return;
+        enabled = true;
+        // io_uring_enable_rings() is declared by liburing 2.3 but not exported: the system call.
+        if (::syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
+            log("enabling the io_uring failed (" + std::system_category().message(errno) + ")");
     }
 
     void arm_read(unsigned i) {
@@ -465,6 +628,30 @@ public:
         readable = true; // whatever arrived before the poll was armed: read until EAGAIN once
     }
 
+    /// Multishot read: one request that reads every frame into a provided buffer (buffer group 0).
+    void arm_mshot() {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr) { // armed again at the next receive()
+            rearm_at = instant{};
+            return;
+        }
+        io_uring_prep_rw(op_read_multishot, sqe, fd.get(), nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = rx_buffer_group;
+        io_uring_sqe_set_data64(sqe, mshot_tag);
+        mshot_armed = true;
+    }
+
+    /// Multishot read refused by the kernel: from now on the multishot poll + read() drain.
+    void fall_back_to_poll(int err) {
+        log("multishot read refused (" + std::system_category().message(err) +
+            "): multishot poll + read() instead");
+        mshot_mode = false;
+        poll_mode = true;
+        scratch.resize(buf_size);
+        arm_poll();
+    }
+
     /// Poll mode: reads what the device holds, at most rx_batch frames (the rest on the next call).
     void drain(packet_batch& out) {
         const auto r = drain_frames(fd.get(), scratch, std::max(opt.rx_batch, 1u),
@@ -474,19 +661,25 @@ public:
     }
 
     /// Handles every completion that is ready (no system call).
+    /// A multishot read keeps the kernel filling buffers while we reap, so one call stops after
+    /// about max(rx_batch, rx_buffers) frames; poll_at() then says to call again at once.
     void reap(instant now, packet_batch& out, bool rearm = true) {
         io_uring_cqe* cqes[64];
+        const std::size_t first = out.size();
+        const std::size_t budget = std::max<std::size_t>({opt.rx_batch, br_entries, 1});
         for (;;) {
             const unsigned n = io_uring_peek_batch_cqe(&ring, cqes, 64);
             if (n == 0) break;
             for (unsigned k = 0; k < n; ++k) complete(now, *cqes[k], out, rearm);
             io_uring_cq_advance(&ring, n);
+            if (out.size() - first >= budget) break;
         }
         if (rearm && rearm_at <= now) {
             rearm_at = instant::never();
             for (unsigned i = 0; i < rx_armed.size(); ++i)
                 if (!rx_armed[i]) arm_read(i);
             if (poll_mode && !poll_armed) arm_poll();
+            if (mshot_mode && !mshot_armed) arm_mshot();
         }
         if (rearm && readable) drain(out);
     }
@@ -504,6 +697,10 @@ public:
                 if (rearm)
                     rearm_at = earliest(rearm_at, cqe.res < 0 && !refused_multi ? now + duration::millis(100) : now);
             }
+            return;
+        }
+        if (tag == mshot_tag) {
+            complete_mshot(now, cqe, out, rearm);
             return;
         }
         if ((tag & tx_tag) != 0) {
@@ -533,6 +730,33 @@ public:
             }
         }
         if (rearm) arm_read(i);
+    }
+
+    void complete_mshot(instant now, const io_uring_cqe& cqe, packet_batch& out, bool rearm) {
+        if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+            const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+            if (bid < br_entries) {
+                if (cqe.res > 0 && rearm)
+                    deliver(rx_mem.get() + std::size_t{bid} * buf_size, static_cast<std::size_t>(cqe.res), out);
+                give_buffer(bid, 0); // copied out: the kernel may fill it again
+                io_uring_buf_ring_advance(br, 1);
+            }
+        }
+        if (cqe.res > 0) mshot_proven = true;
+        if ((cqe.flags & IORING_CQE_F_MORE) != 0) return;
+        mshot_armed = false; // the multishot read ended
+        if (!rearm || cqe.res == -ECANCELED) return;
+        if (cqe.res == -ENOBUFS || cqe.res >= 0 || cqe.res == -EINTR || cqe.res == -EAGAIN) {
+            ++stats.rx_rearms;
+            rearm_at = earliest(rearm_at, now);
+            return;
+        }
+        if (!mshot_proven && (cqe.res == -EINVAL || cqe.res == -EBADFD || cqe.res == -EOPNOTSUPP)) {
+            fall_back_to_poll(-cqe.res);
+            return;
+        }
+        ++stats.rx_errors; // e.g. the device went away: retry later, do not spin
+        rearm_at = earliest(rearm_at, now + duration::millis(100));
     }
 
     // ---------------------------------------------------------------- packets
@@ -715,6 +939,7 @@ public:
             pending_rx.clear();
         }
         if (uring) {
+            activate();
             reap(now, out);
             submit(); // queued writes + re-armed reads: one system call, only if anything is queued
         } else {
@@ -728,8 +953,40 @@ public:
 
     [[nodiscard]] instant poll_at() const {
         if (!pending_rx.empty() || readable) return instant{};
-        if (uring && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0)) return instant{};
+        if (uring && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0 || task_work_pending()))
+            return instant{};
         return rearm_at;
+    }
+
+    /// TASKRUN_FLAG: completions are waiting to be posted (the next peek or submit posts them).
+    [[nodiscard]] bool task_work_pending() const noexcept {
+        return (__atomic_load_n(ring.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) != 0;
+    }
+
+    /// Busy polling: before blocking, watch for work for up to `us` microseconds (io_uring: the
+    /// completion ring and the task-work flag, no system call; plain: ppoll() with a zero timeout).
+    /// True if work arrived (the wait is over without sleeping).
+    bool spin_for(std::int64_t us) {
+        if (us <= 0) return false;
+        if (uring) submit();
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+        for (unsigned i = 1;; ++i) {
+            bool ready;
+            if (uring) {
+                ready = io_uring_cq_ready(&ring) > 0 || task_work_pending();
+            } else {
+                pollfd pfd{fd.get(), POLLIN, 0};
+                ready = ::poll(&pfd, 1, 0) > 0;
+            }
+            if (ready) {
+                ++stats.busy_polled;
+                return true;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+            if ((i % 64) == 0 && std::chrono::steady_clock::now() >= until) return false;
+        }
     }
 
     bool wait(instant deadline) {
@@ -741,17 +998,20 @@ public:
         const std::int64_t us = std::clamp<std::int64_t>((earliest(deadline, rearm_at) - now).us, 0, cap);
         ++stats.waits;
         if (uring) {
+            activate();
             if (io_uring_cq_ready(&ring) > 0) return true;
             if (us == 0) {
                 submit();
                 return true;
             }
+            if (spin_for(std::min<std::int64_t>(us, opt.busy_poll_us))) return true;
             __kernel_timespec ts{us / 1'000'000, (us % 1'000'000) * 1000};
             io_uring_cqe* cqe = nullptr;
             if (io_uring_sq_ready(&ring) > 0) ++stats.submits;
             const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
             return r >= 0 || r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY;
         }
+        if (spin_for(std::min<std::int64_t>(us, opt.busy_poll_us))) return true;
         pollfd pfd{fd.get(), POLLIN, 0};
         timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>((us % 1'000'000) * 1000)};
         const int r = ::ppoll(&pfd, 1, &ts, nullptr);
@@ -796,26 +1056,33 @@ public:
     [[nodiscard]] int fd() const noexcept { return impl_->fd.get(); }
     [[nodiscard]] bool uses_io_uring() const noexcept { return impl_->uring; }
     [[nodiscard]] bool registered_buffers() const noexcept { return impl_->fixed_buffers; }
+    /// Receiving with one IORING_OP_READ_MULTISHOT into provided buffers (no system call per frame).
+    [[nodiscard]] bool multishot_read() const noexcept { return impl_->mshot_mode; }
     [[nodiscard]] bool vnet_header() const noexcept { return impl_->vnet; }
     /// TUN_F_* flags the kernel accepted (0 without offload).
     [[nodiscard]] unsigned offloads() const noexcept { return impl_->offloads; }
     [[nodiscard]] const tun_stats& stats() const noexcept { return impl_->stats; }
 
-    /// One line describing the I/O path, e.g. "io_uring, multishot poll + read() (64 per receive)" or
-    /// "io_uring, 4 reads in flight, registered buffers".
+    /// One line describing the I/O path, e.g. "tun0: mtu 1500, io_uring, multishot read, 64 provided
+    /// buffers, deferred task work", "..., io_uring, multishot poll + read() (64 per receive), ..." or
+    /// "..., io_uring, 4 reads in flight, registered buffers, ...".
     [[nodiscard]] std::string describe() const {
         const auto& i = *impl_;
         std::string s = i.name + ": mtu " + std::to_string(i.mtu) + ", ";
         if (i.uring) {
-            if (i.poll_mode)
+            if (i.mshot_mode)
+                s += "io_uring, multishot read, " + std::to_string(i.br_entries) + " provided buffers";
+            else if (i.poll_mode)
                 s += "io_uring, multishot poll + read() (" + std::to_string(std::max(i.opt.rx_batch, 1u)) +
                      " per receive)";
             else
                 s += "io_uring, " + std::to_string(i.rx_armed.size()) + " reads in flight, " +
                      (i.fixed_buffers ? "registered buffers" : "plain buffers");
+            s += std::string(", ") + i.completions;
         } else {
             s += "read()/write() + ppoll()";
         }
+        if (i.opt.busy_poll_us > 0) s += ", busy polling " + std::to_string(i.opt.busy_poll_us) + " us";
         if (i.vnet) {
             s += ", vnet header, offloads:";
             if (i.offloads == 0) s += " none";
