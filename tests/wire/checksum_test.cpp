@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -156,3 +157,31 @@ TEST_CASE("the IPv4 pseudo-header sum equals summing its 12 bytes") {
     const bytes ph2 = hex("ffffffff ffffffff 00 11 ffff");
     CHECK(same_sum(ipv4_pseudo_header_sum(0xFFFFFFFFu, 0xFFFFFFFFu, 17, 0xFFFF), reference_sum(ph2)));
 }
+
+#ifdef COROTCP_CHECKSUM_AVX2
+TEST_CASE("the AVX2 kernel folds to the scalar sum and copies exactly, for every length to 700 and alignment to 32") {
+    if (!detail::cpu_has_avx2()) {
+        WARN("this CPU has no AVX2: the scalar kernel is the only one in use");
+        return;
+    }
+    std::mt19937 rng(7);
+    const bytes pool = random_bytes(rng, 800);
+    bytes dst_a(800), dst_b(800);
+    for (std::size_t align = 0; align < 32; ++align) {
+        for (std::size_t len = 0; len <= 700; ++len) {
+            const std::uint8_t* src = pool.data() + align;
+            const auto scalar = detail::fold(detail::sum_block_scalar<false>(nullptr, src, len));
+            REQUIRE(detail::fold(detail::sum_block_avx2<false>(nullptr, src, len)) == scalar);
+            std::fill(dst_a.begin(), dst_a.end(), 0xEE);
+            std::fill(dst_b.begin(), dst_b.end(), 0xEE);
+            REQUIRE(detail::fold(detail::sum_block_avx2<true>(dst_a.data() + (31 - align), src, len)) == scalar);
+            REQUIRE(detail::fold(detail::sum_block_scalar<true>(dst_b.data() + (31 - align), src, len)) == scalar);
+            REQUIRE(dst_a == dst_b); // the same bytes, and nothing written past the end
+        }
+    }
+    // Carries: 1 MiB of 0xFF bytes (every lane near its largest per-step growth).
+    const bytes ones(1 << 20, 0xFF);
+    CHECK(detail::fold(detail::sum_block_avx2<false>(nullptr, ones.data(), ones.size())) ==
+          detail::fold(detail::sum_block_scalar<false>(nullptr, ones.data(), ones.size())));
+}
+#endif

@@ -140,7 +140,9 @@ public:
     [[nodiscard]] const fault_config& faults() const noexcept { return faults_; }
     [[nodiscard]] const pipe_counters& counters() const noexcept { return counters_; }
     /// Packets transmitted but not yet received (scheduled or held back).
-    [[nodiscard]] std::size_t in_flight() const noexcept { return queue_.size() + held_.size(); }
+    [[nodiscard]] std::size_t in_flight() const noexcept {
+        return (fifo_.size() - fifo_head_) + queue_.size() + held_.size();
+    }
 
     /// Drops the next `n` packets that reach step 3 (adds to any budget left).
     void drop_next(std::size_t n) noexcept { drop_next_ += n; }
@@ -153,6 +155,8 @@ public:
         partitioned_ = true;
         counters_.dropped.partition += in_flight();
         queue_.clear();
+        fifo_.clear();
+        fifo_head_ = 0;
         held_.clear();
         backlog_.clear();
         backlog_bytes_ = 0;
@@ -197,11 +201,20 @@ public:
     std::size_t receive(instant now, packet_batch& out) {
         release_expired(now);
         std::size_t n = 0;
-        while (!queue_.empty() && queue_.front().at <= now) {
-            std::pop_heap(queue_.begin(), queue_.end(), later);
-            out.push_back(std::move(queue_.back().pkt));
-            queue_.pop_back();
-            ++n;
+        if (queue_.empty()) { // the usual case: everything in order
+            while (fifo_head_ < fifo_.size() && fifo_[fifo_head_].at <= now) {
+                out.push_back(std::move(fifo_[fifo_head_++].pkt));
+                ++n;
+            }
+        } else {
+            n = receive_merged(now, out);
+        }
+        if (fifo_head_ == fifo_.size()) { // drained: reuse the storage from the start
+            fifo_.clear();
+            fifo_head_ = 0;
+        } else if (fifo_head_ >= 64 && fifo_head_ * 2 >= fifo_.size()) {
+            fifo_.erase(fifo_.begin(), fifo_.begin() + static_cast<std::ptrdiff_t>(fifo_head_));
+            fifo_head_ = 0;
         }
         counters_.delivered += n;
         return n;
@@ -209,11 +222,34 @@ public:
 
     [[nodiscard]] instant poll_at() const noexcept {
         instant t = queue_.empty() ? instant::never() : queue_.front().at;
+        if (fifo_head_ < fifo_.size()) t = earliest(t, fifo_[fifo_head_].at);
         for (const auto& h : held_) t = earliest(t, h.deadline);
         return t;
     }
 
 private:
+    // Delivers from the FIFO and the heap in (at, order) order.
+    [[gnu::noinline]] std::size_t receive_merged(instant now, packet_batch& out) {
+        std::size_t n = 0;
+        for (;;) {
+            const scheduled* f = fifo_head_ < fifo_.size() ? &fifo_[fifo_head_] : nullptr;
+            const scheduled* h = queue_.empty() ? nullptr : &queue_.front();
+            if (h != nullptr && (f == nullptr || later(*f, *h))) { // the heap holds the earliest
+                if (h->at > now) break;
+                std::pop_heap(queue_.begin(), queue_.end(), later);
+                out.push_back(std::move(queue_.back().pkt));
+                queue_.pop_back();
+            } else if (f != nullptr) {
+                if (f->at > now) break;
+                out.push_back(std::move(fifo_[fifo_head_++].pkt));
+            } else {
+                break;
+            }
+            ++n;
+        }
+        return n;
+    }
+
     struct scheduled {
         instant at;
         std::uint64_t order; // FIFO among packets deliverable at the same instant
@@ -282,7 +318,12 @@ private:
         release_overtaken(at);
     }
 
+    // In order of delivery time (no jitter or reordering: every packet), a FIFO; else the heap.
     void enqueue(instant at, packet p) {
+        if (fifo_head_ == fifo_.size() || fifo_.back().at <= at) {
+            fifo_.push_back({at, next_order_++, std::move(p)});
+            return;
+        }
         queue_.push_back({at, next_order_++, std::move(p)});
         std::push_heap(queue_.begin(), queue_.end(), later);
     }
@@ -325,7 +366,9 @@ private:
     bool partitioned_ = false;
     bool bad_state_ = false;
 
-    std::vector<scheduled> queue_; // heap
+    std::vector<scheduled> queue_; // heap: packets scheduled earlier than the FIFO's last
+    std::vector<scheduled> fifo_;  // from fifo_head_ on: packets in order of (at, order)
+    std::size_t fifo_head_ = 0;
     std::vector<held_back> held_;  // in hold order
     std::uint64_t next_order_ = 0;
     instant last_at_ = long_ago();

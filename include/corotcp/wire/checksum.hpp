@@ -9,7 +9,11 @@
 // Speed. The kernel loads 8 bytes at a time through memcpy (any alignment), adds the two 32-bit
 // halves into four 64-bit lanes (a lane grows by < 2^33 per 32 bytes; blocks are folded every 1 GiB, so nothing overflows)
 // and folds to 16 bits once (RFC 1071 section 2(C) deferred carries, 2(D) unrolling). Compilers
-// vectorise the loop; expect ~40 GB/s at -O3 and more with -march=native.
+// vectorise the plain sum (~55 GB/s at -O3 on the benchmark machine) but not the fused copy (~31
+// GB/s: scalar stores), so on x86-64 blocks of 128 bytes or more take an AVX2 kernel, chosen at run
+// time when the CPU has AVX2 (the build needs no -mavx2): the same 64-bit lane sums, 64 bytes per
+// step, one 32-byte load and, for the copy, one 32-byte store per 32 bytes. The lanes hold the same
+// integer total in another grouping, so the folded sum is identical (tested against the scalar).
 #pragma once
 
 #include <bit>
@@ -17,6 +21,11 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define COROTCP_CHECKSUM_AVX2 1
+#endif
 
 namespace corotcp::wire {
 
@@ -85,10 +94,10 @@ template <bool Copy>
     return s;
 }
 
-/// Lane sum of at most checksum_block bytes; optionally copies them to dst as it goes.
+/// Lane sum of at most checksum_block bytes; optionally copies them to dst as it goes. Portable.
 template <bool Copy>
-[[nodiscard]] inline std::uint64_t sum_block(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src,
-                                             std::size_t n) noexcept {
+[[nodiscard]] inline std::uint64_t sum_block_scalar(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src,
+                                                    std::size_t n) noexcept {
     std::uint64_t a = 0, b = 0, c = 0, d = 0;
     for (; n >= 32; n -= 32, src += 32) {
         const std::uint64_t w0 = load_native64(src), w1 = load_native64(src + 8);
@@ -117,19 +126,73 @@ template <bool Copy>
     return a + b + c + d; // each lane < 2^58 for a 1 GiB block: no overflow
 }
 
-/// Ones'-complement sum of n bytes as if they started at an even offset, native order, folded.
+#ifdef COROTCP_CHECKSUM_AVX2
+[[nodiscard]] inline bool cpu_has_avx2() noexcept {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return has;
+}
+
+/// sum_block_scalar with AVX2: each 64-bit lane adds the two 32-bit halves of its word (< 2^33 per
+/// 64 bytes in each of 4 lanes, < 2^57 for a 1 GiB block); the tail (< 64 bytes) goes scalar. Call
+/// only if cpu_has_avx2().
 template <bool Copy>
-[[nodiscard]] inline std::uint16_t sum_native(std::uint8_t* dst, const std::uint8_t* src,
-                                              std::size_t n) noexcept {
+[[nodiscard]] __attribute__((target("avx2"))) inline std::uint64_t
+sum_block_avx2(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src, std::size_t n) noexcept {
+    const __m256i low32 = _mm256_set1_epi64x(0xFFFF'FFFF);
+    __m256i a = _mm256_setzero_si256();
+    __m256i b = _mm256_setzero_si256();
+    for (; n >= 64; n -= 64, src += 64) {
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+        if constexpr (Copy) {
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v0);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32), v1);
+            dst += 64;
+        }
+        a = _mm256_add_epi64(a, _mm256_add_epi64(_mm256_and_si256(v0, low32), _mm256_srli_epi64(v0, 32)));
+        b = _mm256_add_epi64(b, _mm256_add_epi64(_mm256_and_si256(v1, low32), _mm256_srli_epi64(v1, 32)));
+    }
+    const __m256i s = _mm256_add_epi64(a, b);
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    const auto lanes = static_cast<std::uint64_t>(_mm_cvtsi128_si64(h)) +
+                       static_cast<std::uint64_t>(_mm_extract_epi64(h, 1));
+    return lanes + sum_block_scalar<Copy>(dst, src, n);
+}
+#endif
+
+
+template <bool Copy, std::uint64_t (*Block)(std::uint8_t*, const std::uint8_t*, std::size_t) noexcept>
+[[nodiscard]] inline std::uint16_t sum_blocks(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
     std::uint64_t total = 0;
     while (n > 0) {
         const std::size_t chunk = n < checksum_block ? n : checksum_block;
-        total += fold(sum_block<Copy>(dst, src, chunk));
+        total += fold(Block(dst, src, chunk));
         src += chunk;
         if constexpr (Copy) dst += chunk;
         n -= chunk;
     }
     return fold(total);
+}
+
+/// Data of 128 bytes or more: out of line (the callers inline only the short path), AVX2 when the
+/// CPU has it.
+template <bool Copy>
+[[gnu::noinline]] inline std::uint16_t sum_native_long(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
+#ifdef COROTCP_CHECKSUM_AVX2
+    if (cpu_has_avx2()) return sum_blocks<Copy, sum_block_avx2<Copy>>(dst, src, n);
+#endif
+    return sum_blocks<Copy, sum_block_scalar<Copy>>(dst, src, n);
+}
+
+/// Ones'-complement sum of n bytes as if they started at an even offset, native order, folded.
+template <bool Copy>
+[[nodiscard]] inline std::uint16_t sum_native(std::uint8_t* dst, const std::uint8_t* src,
+                                              std::size_t n) noexcept {
+    if (n >= 128) return sum_native_long<Copy>(dst, src, n);
+    return fold(sum_block_scalar<Copy>(dst, src, n));
 }
 
 } // namespace detail

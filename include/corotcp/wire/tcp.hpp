@@ -129,8 +129,9 @@ constexpr bool walk_tcp_options(std::span<const std::uint8_t> area, Visit&& visi
 ///    length, as Linux does; unknown kinds are skipped by their length.
 ///  * window scale > 14 is clamped to 14 (RFC 7323 section 2.3).
 ///  * a repeated option overwrites the earlier one.
-[[nodiscard]] constexpr tcp_options parse_tcp_options(std::span<const std::uint8_t> area) noexcept {
-    tcp_options o;
+/// parse_tcp_options into a default-constructed `o`, in place (the receive path: no copy of the
+/// record, whose wide reloads right after its small stores would stall on store forwarding).
+constexpr void parse_tcp_options_into(std::span<const std::uint8_t> area, tcp_options& o) noexcept {
     walk_tcp_options(area, [&o](std::uint8_t kind, std::span<const std::uint8_t> v) {
         switch (kind) {
         case tcp_option_kind::mss:
@@ -156,6 +157,11 @@ constexpr bool walk_tcp_options(std::span<const std::uint8_t> area, Visit&& visi
         default: break;
         }
     });
+}
+
+[[nodiscard]] constexpr tcp_options parse_tcp_options(std::span<const std::uint8_t> area) noexcept {
+    tcp_options o;
+    parse_tcp_options_into(area, o);
     return o;
 }
 
@@ -252,10 +258,20 @@ struct tcp_repr {
     /// Checks lengths (tcp_view) and, if verify_checksum, the checksum against the pseudo-header.
     [[nodiscard]] static std::optional<tcp_repr> parse(std::span<const std::uint8_t> segment, ipv4_address src,
                                                        ipv4_address dst, bool verify_checksum = true) noexcept {
+        std::optional<tcp_repr> r; // built in place, returned by NRVO (see parse_tcp_options_into)
         const auto v = tcp_view::from_bytes(segment);
-        if (!v || (verify_checksum && !v->verify_checksum(src, dst))) return std::nullopt;
-        return tcp_repr{v->src_port(), v->dst_port(), v->seq(), v->ack(), v->flags(),
-                        v->window(), v->urgent(), v->options(), v->payload()};
+        if (!v || (verify_checksum && !v->verify_checksum(src, dst))) return r;
+        tcp_repr& t = r.emplace();
+        t.src_port = v->src_port();
+        t.dst_port = v->dst_port();
+        t.seq = v->seq();
+        t.ack = v->ack();
+        t.flags = v->flags();
+        t.window = v->window();
+        t.urgent = v->urgent();
+        parse_tcp_options_into(v->options_area(), t.options);
+        t.payload = v->payload();
+        return r;
     }
 
     [[nodiscard]] constexpr bool has(std::uint8_t mask) const noexcept { return tcp_flags{flags}.has(mask); }
