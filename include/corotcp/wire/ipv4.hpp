@@ -188,7 +188,12 @@ struct ipv4_repr {
         store_be16(p + 10, 0);
         store_be32(p + 12, src.value);
         store_be32(p + 16, dst.value);
-        store_be16(p + 10, internet_checksum(out.first(ipv4_header_len)));
+        // Summed from the values, not read back: the wide loads of a sum over the bytes just stored
+        // would stall on store-to-load forwarding.
+        const std::uint64_t words = 0x4500u + ipv4_header_len + payload_length + id + (dont_fragment ? 0x4000u : 0u) +
+                                    ((std::uint32_t{ttl} << 8) | protocol) + (src.value >> 16) + (src.value & 0xFFFFu) +
+                                    (dst.value >> 16) + (dst.value & 0xFFFFu);
+        store_be16(p + 10, static_cast<std::uint16_t>(~detail::fold(words)));
         return ipv4_header_len;
     }
 
