@@ -10,7 +10,7 @@
 // created (it then disappears when the link is closed). tun_config.hpp configures the kernel side
 // (address, netmask, up) of a device.
 //
-// The descriptor is non-blocking (O_NONBLOCK). The I/O path (io_uring, liburing >= 2.0):
+// The descriptor is non-blocking (O_NONBLOCK). The I/O path (io_uring, liburing >= 2.3):
 //   * receiving, `reads_in_flight` == 0 and `multishot_read` (the default) on a kernel that has
 //     IORING_OP_READ_MULTISHOT (6.7) and ring-mapped provided buffers (5.19): one multishot read stays
 //     armed on the device; the kernel reads every arriving frame into a free buffer of a ring of
@@ -277,6 +277,7 @@ public:
     io_uring ring{};
     bool uring = false;
     bool enabled = true; // false: created R_DISABLED, enabled by activate() on first use
+    bool broken = false; // the kernel refuses our submissions for good: the link is dead, and idle
     const char* completions = ""; // how the kernel finishes completions (the setup flags it took)
     bool fixed_buffers = false;
     std::size_t buf_size = 0;
@@ -369,9 +370,9 @@ public:
             std::vector<tx_slot> writes;
         };
         static std::mutex m;
-        static std::vector<kept> graveyard;
+        static auto* graveyard = new std::vector<kept>; // never destroyed, not even at exit
         const std::lock_guard lock(m);
-        graveyard.push_back(kept{std::move(rx), std::move(ring_mem), std::move(writes)});
+        graveyard->push_back(kept{std::move(rx), std::move(ring_mem), std::move(writes)});
     }
 
     void log(std::string_view msg) const {
@@ -477,7 +478,8 @@ public:
         for (const unsigned extra : {defer | IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
             io_uring_params p{};
             p.flags = IORING_SETUP_CQSIZE | extra;
-            p.cq_entries = std::max(entries * 4, depth + writes + 16);
+            const unsigned buffers = depth == 0 && opt.multishot_read ? std::clamp(opt.rx_buffers, 2u, 32768u) : 0u;
+            p.cq_entries = std::max(entries * 4, depth + writes + buffers + 16);
             r = io_uring_queue_init_params(entries, &ring, &p);
             if (r == 0) {
                 enabled = (extra & IORING_SETUP_R_DISABLED) == 0;
@@ -579,13 +581,20 @@ public:
     }
 
     void submit() {
-        if (io_uring_sq_ready(&ring) == 0) return;
+        if (broken || io_uring_sq_ready(&ring) == 0) return;
         activate();
         ++stats.submits;
-        if (const int r = io_uring_submit(&ring); r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
-            if (stats.submit_errors++ == 0)
-                log("io_uring_submit failed (" + std::system_category().message(-r) +
-                    "); a link is used by the one thread that first used it");
+        const int r = io_uring_submit(&ring);
+        if (r >= 0 || r == -EINTR || r == -EAGAIN || r == -EBUSY) return;
+        ++stats.submit_errors;
+        if (r == -EEXIST || r == -EBADFD || r == -ENXIO || r == -EOPNOTSUPP) {
+            // Refused for good (another thread than the ring's submitter, or a ring that could not
+            // be enabled): retrying would spin. The link stops; the stack's timers still run.
+            broken = true;
+            log("io_uring refuses this thread's submissions (" + std::system_category().message(-r) +
+                "): a link is used by the one thread that first used it; it no longer sends or receives");
+        } else if (stats.submit_errors == 1) {
+            log("io_uring_submit failed (" + std::system_category().message(-r) + ")");
         }
     }
 
@@ -595,8 +604,11 @@ public:
         if (enabled) return;
         enabled = true;
         // io_uring_enable_rings() is declared by liburing 2.3 but not exported: the system call.
-        if (::syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0)
-            log("enabling the io_uring failed (" + std::system_category().message(errno) + ")");
+        if (::syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+            broken = true;
+            log("enabling the io_uring failed (" + std::system_category().message(errno) +
+                "): the link no longer sends or receives");
+        }
     }
 
     void arm_read(unsigned i) {
@@ -883,6 +895,11 @@ public:
             return;
         }
         if (!uring) return write_plain(std::move(p), h);
+        if (broken) {
+            ++stats.tx_dropped;
+            recycle(std::move(p));
+            return;
+        }
         if (tx_free.empty()) { // make room: finished writes come back
             submit();
             reap(now, pending_rx);
@@ -940,6 +957,7 @@ public:
         }
         if (uring) {
             activate();
+            if (broken) return out.size() - first;
             reap(now, out);
             submit(); // queued writes + re-armed reads: one system call, only if anything is queued
         } else {
@@ -953,7 +971,7 @@ public:
 
     [[nodiscard]] instant poll_at() const {
         if (!pending_rx.empty() || readable) return instant{};
-        if (uring && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0 || task_work_pending()))
+        if (uring && !broken && (io_uring_cq_ready(&ring) > 0 || io_uring_sq_ready(&ring) > 0 || task_work_pending()))
             return instant{};
         return rearm_at;
     }
@@ -997,8 +1015,13 @@ public:
         const std::int64_t cap = std::int64_t{3600} * 1'000'000;
         const std::int64_t us = std::clamp<std::int64_t>((earliest(deadline, rearm_at) - now).us, 0, cap);
         ++stats.waits;
+        if (uring) activate();
+        if (broken) { // nothing will arrive: sleep until the stack's next deadline
+            const timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>((us % 1'000'000) * 1000)};
+            ::ppoll(nullptr, 0, &ts, nullptr);
+            return true;
+        }
         if (uring) {
-            activate();
             if (io_uring_cq_ready(&ring) > 0) return true;
             if (us == 0) {
                 submit();
