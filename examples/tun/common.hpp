@@ -322,12 +322,12 @@ inline void print_link_stats(const char* prog, stack_type& s) {
     const auto& st = s.link().tun().stats();
     std::fprintf(stderr,
                  "%s: link: rx %llu frames (%llu bytes, %llu gso, %llu csum) -> %llu packets, %llu errors, %llu re-arms; tx %llu "
-                 "packets (%llu bytes, %llu gso), %llu errors, %llu dropped; %llu submits, %llu waits\n",
+                 "packets (%llu bytes, %llu gso), %llu errors, %llu dropped; %llu submits, %llu waits (%llu ended by busy polling)\n",
                  prog, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
                  (unsigned long long)st.rx_gso, (unsigned long long)st.rx_csum, (unsigned long long)st.rx_delivered,
                  (unsigned long long)st.rx_errors, (unsigned long long)st.rx_rearms, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
                  (unsigned long long)st.tx_gso, (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
-                 (unsigned long long)st.waits);
+                 (unsigned long long)st.waits, (unsigned long long)st.busy_polled);
 }
 
 /// Accepts connections until the listener fails, spawning handler(connection) for each.

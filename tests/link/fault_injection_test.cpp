@@ -270,6 +270,26 @@ TEST_CASE("Jitter reorders packets when jitter_may_reorder is set, and only then
     CHECK(a.tx().counters().reordered == 0); // reordered counts held-back packets only
 }
 
+TEST_CASE("Packets scheduled earlier than those already queued are delivered first, in time order") {
+    // In-order packets take the pipe's FIFO, earlier ones its heap: delivery merges the two by time.
+    auto [a, b] = make_memory_pipe({.a_to_b = {.delay = 1_ms, .jitter_may_reorder = true}});
+    a.transmit({}, numbered(0));                        // due at 1000 us
+    a.tx().faults().delay = duration::micros(0);
+    a.transmit(instant::from_micros(100), numbered(1)); // due at 100 us: before packet 0
+    a.transmit(instant::from_micros(200), numbered(2)); // due at 200 us
+    a.tx().faults().delay = 1_ms;
+    a.transmit(instant::from_micros(300), numbered(3)); // due at 1300 us
+    packet_batch first;
+    REQUIRE(b.receive(instant::from_micros(150), first) == 1);
+    CHECK(number_of(first[0]) == 1);
+    CHECK(b.poll_at() == instant::from_micros(200));
+    packet_batch rest;
+    REQUIRE(b.receive(instant::from_micros(2000), rest) == 3);
+    CHECK(number_of(rest[0]) == 2);
+    CHECK(number_of(rest[1]) == 0);
+    CHECK(number_of(rest[2]) == 3);
+}
+
 TEST_CASE("A reordered packet is delivered right after the next one") {
     auto [a, b] = make_memory_pipe({.a_to_b = {.reorder = 1.0}});
     a.transmit({}, numbered(0)); // held back

@@ -5,7 +5,8 @@
 // kernel: a connection to a closed kernel port is refused, and a kernel client's bytes are echoed.
 //
 // It enters a private network namespace itself (unshare(CLONE_NEWNET)), so the root namespace is
-// never touched. Without root or /dev/net/tun it exits 77 (skipped), or 1 when CI=true.
+// never touched. Without root or /dev/net/tun it exits 77 (skipped), or 1 when CI=true. It also
+// checks busy polling: a frame arriving while wait() spins ends the wait without a sleep.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -123,6 +124,55 @@ std::uint64_t exercise(corotcp::tun_link&& link, const char* who) {
     return errors;
 }
 
+/// A link of its own (cthr1, 10.78.1.0/24) with busy polling for up to 2 s: the kernel sends it a
+/// UDP datagram 50 ms into a wait() whose deadline is 4 s away. The wait must end by busy polling
+/// (counted in busy_polled), not by sleeping in the kernel; with busy polling off it would be a
+/// sleeping wait (busy_polled stays 0, checked first).
+void busy_poll_check(corotcp::tun_options to) {
+    to.name = "cthr1";
+    auto link = corotcp::tun_link::open(to);
+    if (!link || corotcp::configure_kernel_side("cthr1", *corotcp::ipv4_prefix::parse("10.78.1.1/24"))) {
+        check(false, "busy polling: cthr1 opens and is configured");
+        return;
+    }
+    const auto deadline = [] {
+        return corotcp::instant{std::chrono::duration_cast<std::chrono::microseconds>(
+                                    (std::chrono::steady_clock::now() + std::chrono::seconds(4)).time_since_epoch())
+                                    .count()};
+    };
+    const auto send_datagram_soon = [] {
+        return std::thread([] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(9);
+            ::inet_pton(AF_INET, "10.78.1.2", &a.sin_addr);
+            ::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+            ::close(fd);
+        });
+    };
+    corotcp::packet_batch sink;
+    link->receive(corotcp::instant{}, sink); // this thread submits; the read is armed
+    std::thread sender = send_datagram_soon();
+    link->wait(deadline()); // busy polling off: sleeps in the kernel until the datagram
+    sender.join();
+    check(link->stats().busy_polled == 0, "busy polling off: the wait slept");
+    { const corotcp::tun_link closing = std::move(*link); } // closed here: cthr1 disappears
+
+    to.busy_poll_us = 2'000'000;
+    auto busy = corotcp::tun_link::open(to);
+    if (!busy || corotcp::configure_kernel_side("cthr1", *corotcp::ipv4_prefix::parse("10.78.1.1/24"))) {
+        check(false, "busy polling: cthr1 opens again");
+        return;
+    }
+    busy->receive(corotcp::instant{}, sink);
+    sender = send_datagram_soon();
+    busy->wait(deadline());
+    sender.join();
+    check(busy->stats().busy_polled == 1, "busy polling on: the datagram ended the wait while it spun");
+}
+
 } // namespace
 
 int main() {
@@ -187,6 +237,9 @@ int main() {
         check(log.find("leaving them allocated") != std::string::npos,
               "destroyed on another thread: the buffers are kept, not freed under the kernel");
     }
+    // 3. Busy polling: a frame that arrives while wait() spins ends the wait without sleeping.
+    busy_poll_check(to);
+
     std::printf("[link_threads] %d failure(s)\n", failures);
     return failures == 0 ? 0 : 1;
 }

@@ -341,8 +341,7 @@ public:
         }
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         packet_batch sink;
-        while ((tx_in_flight > 0 || rx_armed_count > 0 || poll_armed || mshot_armed) &&
-               std::chrono::steady_clock::now() < give_up) {
+        while (kernel_holds_buffers() && std::chrono::steady_clock::now() < give_up) {
             __kernel_timespec ts{0, 50'000'000};
             io_uring_cqe* cqe = nullptr;
             const int r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, nullptr);
@@ -351,13 +350,25 @@ public:
             sink.clear();
         }
         io_uring_queue_exit(&ring);
-        if (tx_in_flight > 0 || rx_armed_count > 0 || poll_armed || mshot_armed) {
+        if (kernel_holds_buffers()) {
             // Not confirmed (e.g. destroyed on another thread than the one that submitted, which a
             // DEFER_TASKRUN ring refuses): the kernel may still write into the read buffers while it
             // tears the ring down. Leak them rather than let it write into freed memory.
             log("could not confirm that the kernel released the link's buffers: leaving them allocated");
             keep_until_exit(std::move(rx_mem), std::move(br_mem), std::move(tx));
         }
+    }
+
+    /// Requests in flight that read from or write into our memory.
+    [[nodiscard]] bool kernel_holds_buffers() const noexcept {
+        return tx_in_flight > 0 || rx_armed_count > 0 || poll_armed || mshot_armed;
+    }
+
+    /// Multishot read: the number of provided buffers, a power of 2 in [2, 32768].
+    [[nodiscard]] unsigned rx_buffer_count() const noexcept {
+        unsigned n = 2;
+        while (n < std::clamp(opt.rx_buffers, 2u, 32768u)) n <<= 1;
+        return n;
     }
 
     /// Buffers the kernel may still write into (see the destructor): kept, and reachable, until the
@@ -478,7 +489,7 @@ public:
         for (const unsigned extra : {defer | IORING_SETUP_TASKRUN_FLAG, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0u}) {
             io_uring_params p{};
             p.flags = IORING_SETUP_CQSIZE | extra;
-            const unsigned buffers = depth == 0 && opt.multishot_read ? std::clamp(opt.rx_buffers, 2u, 32768u) : 0u;
+            const unsigned buffers = depth == 0 && opt.multishot_read ? rx_buffer_count() : 0u;
             p.cq_entries = std::max(entries * 4, depth + writes + buffers + 16);
             r = io_uring_queue_init_params(entries, &ring, &p);
             if (r == 0) {
@@ -540,8 +551,7 @@ public:
         const bool has_op = probe != nullptr && io_uring_opcode_supported(probe, op_read_multishot) != 0;
         if (probe != nullptr) io_uring_free_probe(probe);
         if (!has_op) return "the kernel has no IORING_OP_READ_MULTISHOT, Linux >= 6.7";
-        unsigned n = 2;
-        while (n < std::clamp(opt.rx_buffers, 2u, 32768u)) n <<= 1;
+        const unsigned n = rx_buffer_count();
         const std::size_t ring_bytes = (sizeof(io_uring_buf) * n + 4095) & ~std::size_t{4095};
         br_mem.reset(std::aligned_alloc(4096, ring_bytes));
         if (!br_mem) return "out of memory";
