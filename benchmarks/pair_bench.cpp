@@ -4,7 +4,8 @@
 //   rr    64 B request/response on one connection (Nagle off), delayed ACK on / immediate ACKs
 //   conn  connect, 64 B echo, close; sequential
 // Prints one line per figure: `name value unit  # details`. Options: --seconds S (per figure),
-// --mtu N, --verify (check every byte of bulk), --only NAME.
+// --mtu N, --verify (check every byte of bulk), --only NAME, --count N (rr and conn: exactly N round
+// trips / connections instead of a duration: for instruction counts under callgrind).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +25,11 @@ struct options {
     std::size_t mtu = 1500;
     bool verify = false;
     std::string only;
+    std::uint64_t count = 0; ///< rr and conn: this many, not --seconds
 };
+
+/// rr and conn: go on until `count` (if given) or until `seconds` have passed (checked every `every`).
+bool more(const options& o, std::uint64_t done, std::uint64_t every, clock_type::time_point t0);
 
 corotcp::memory_pair_options pair_options(const options& o, bool delayed_ack) {
     corotcp::memory_pair_options p;
@@ -42,6 +47,11 @@ corotcp::memory_pair_options pair_options(const options& o, bool delayed_ack) {
 }
 
 double elapsed(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+bool more(const options& o, std::uint64_t done, std::uint64_t every, clock_type::time_point t0) {
+    if (o.count > 0) return done < o.count;
+    return (done % every) != 0 || elapsed(t0) < o.seconds;
+}
 
 // --- bulk -----------------------------------------------------------------------------------
 
@@ -101,12 +111,12 @@ corotcp::task<void> rr_server(pair_type::listener l) {
     }
 }
 
-corotcp::task<void> rr_client(pair_type& net, double seconds, std::uint64_t& rounds) {
+corotcp::task<void> rr_client(pair_type& net, const options& o, std::uint64_t& rounds) {
     auto c = co_await net.client().connect(net.server_address(), 10);
     if (!c) co_return;
     std::uint8_t buf[64] = {};
     const auto t0 = clock_type::now();
-    while ((rounds & 1023) != 0 || elapsed(t0) < seconds) {
+    while (more(o, rounds, 1024, t0)) {
         if (co_await c->write(std::span<const std::uint8_t>(buf, sizeof buf))) break;
         auto n = co_await c->read_exactly(buf);
         if (!n || *n < sizeof buf) break;
@@ -119,7 +129,7 @@ void bench_rr(const options& o, bool delayed_ack) {
     std::uint64_t rounds = 0;
     net.spawn(rr_server(std::move(*net.server().listen(10))));
     const auto t0 = clock_type::now();
-    net.run(rr_client(net, o.seconds, rounds));
+    net.run(rr_client(net, o, rounds));
     const double s = elapsed(t0);
     std::printf("rr_%s %.0f round-trips/s  # 64 B ping-pong, Nagle off, %s\n", delayed_ack ? "delack" : "quickack",
                 static_cast<double>(rounds) / s, delayed_ack ? "delayed ACK" : "every segment ACKed at once");
@@ -138,10 +148,10 @@ corotcp::task<void> conn_server(pair_type& net, pair_type::listener l) {
     }
 }
 
-corotcp::task<void> conn_client(pair_type& net, double seconds, std::uint64_t& done) {
+corotcp::task<void> conn_client(pair_type& net, const options& o, std::uint64_t& done) {
     std::uint8_t buf[64] = {};
     const auto t0 = clock_type::now();
-    while ((done & 255) != 0 || elapsed(t0) < seconds) {
+    while (more(o, done, 256, t0)) {
         auto c = co_await net.client().connect(net.server_address(), 11);
         if (!c) break;
         if (co_await c->write(std::span<const std::uint8_t>(buf, sizeof buf))) break;
@@ -158,7 +168,7 @@ void bench_conn(const options& o) {
     auto l = net.server().listen(11, {.backlog = 1024});
     net.spawn(conn_server(net, std::move(*l)));
     const auto t0 = clock_type::now();
-    net.run(conn_client(net, o.seconds, done));
+    net.run(conn_client(net, o, done));
     const double s = elapsed(t0);
     std::printf("conn %.0f connections/s  # connect, 64 B echo, client abort (TIME_WAIT skipped), sequential\n",
                 static_cast<double>(done) / s);
@@ -192,18 +202,17 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) o.seconds = std::atof(argv[++i]);
         else if (std::strcmp(argv[i], "--mtu") == 0 && i + 1 < argc) o.mtu = static_cast<std::size_t>(std::atol(argv[++i]));
         else if (std::strcmp(argv[i], "--verify") == 0) o.verify = true;
+        else if (std::strcmp(argv[i], "--count") == 0 && i + 1 < argc) o.count = std::strtoull(argv[++i], nullptr, 10);
         else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) o.only = argv[++i];
         else {
-            std::fprintf(stderr, "usage: %s [--seconds S] [--mtu N] [--verify] [--only memcpy|bulk|rr|conn]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--seconds S] [--mtu N] [--verify] [--count N] [--only memcpy|bulk|rr|rr_delack|rr_quickack|conn]\n", argv[0]);
             return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
     if (o.only.empty() || o.only == "memcpy") bench_memcpy(o);
     if (o.only.empty() || o.only == "bulk") bench_bulk(o);
-    if (o.only.empty() || o.only == "rr") {
-        bench_rr(o, true);
-        bench_rr(o, false);
-    }
+    if (o.only.empty() || o.only == "rr" || o.only == "rr_delack") bench_rr(o, true);
+    if (o.only.empty() || o.only == "rr" || o.only == "rr_quickack") bench_rr(o, false);
     if (o.only.empty() || o.only == "conn") bench_conn(o);
     return 0;
 }

@@ -67,6 +67,8 @@ public:
     void spawn(task<void> t) { loop_.spawn(std::move(t)); }
     template <class T>
     T run(task<T> t) { return loop_.run(std::move(t)); }
+    template <detail::inline_operation Op>
+    typename Op::result_type run(Op op) { return loop_.run(std::move(op)); }
     template <class Pred>
     bool run_until(Pred&& p, duration limit) { return loop_.run_until(std::forward<Pred>(p), limit); }
     void run_for(duration d) { loop_.run_for(d); }

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "corotcp/async/inline_op.hpp"
 #include "corotcp/async/scheduler.hpp"
 #include "corotcp/async/task.hpp"
 #include "corotcp/async/timer_policy.hpp"
@@ -70,6 +71,12 @@ public:
         } else {
             return static_cast<T>(std::move(h.promise()).result());
         }
+    }
+
+    /// The same for a connection's read, read_exactly or write (`loop.run(c.write(data))`).
+    template <detail::inline_operation Op>
+    typename Op::result_type run(Op op) {
+        return run(detail::as_task(std::move(op)));
     }
 
     /// Runs until `pred()` is true (checked before starting and after every step) or until `limit` of

@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <stop_token>
@@ -42,6 +43,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "corotcp/async/inline_op.hpp"
 #include "corotcp/async/notifier.hpp"
 #include "corotcp/async/scheduler.hpp"
 #include "corotcp/async/task.hpp"
@@ -227,80 +229,39 @@ public:
 
     [[nodiscard]] bool is_open() const noexcept { return sock_ != nullptr; }
 
+    class read_op;
+    class read_exactly_op;
+    class write_op;
+
     /// Reads what is available (at least one byte), waiting if nothing is. Returns 0 only at the
     /// peer's FIN (end of stream) or for an empty buf; an error if the connection failed, the
     /// handle is closed (not_connected) or its stack is gone (stack_destroyed), or the operation
-    /// was cancelled or timed out.
-    task<expected<std::size_t>> read(std::span<std::uint8_t> buf, op_options o = {}) {
-        if (sock_ == nullptr) co_return closed_error();
-        if (buf.empty()) co_return std::size_t{0};
-        const instant deadline = detail::deadline_after(loop(), o.timeout);
-        for (;;) {
-            if (sock_ == nullptr) co_return closed_error();
-            auto& t = sock_->tcb;
-            // RFC 9293 3.10.7.4: a reset flushes the segment queues; unread data is not delivered.
-            if (t.error() == errc::connection_reset) co_return t.error();
-            if (const std::size_t n = t.recv(buf); n > 0) {
-                stack_->iface().touch(sock_);
-                co_return n;
-            }
-            if (t.at_eof()) co_return std::size_t{0};
-            if (t.error()) co_return t.error();
-            if (t.current_state() == tcp::state::closed) co_return errc::not_connected;
-            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
-                co_return detail::from_wait(r);
-        }
-    }
-
-    task<expected<std::size_t>> read(std::span<std::byte> buf, op_options o = {}) { return read(detail::as_u8(buf), o); }
-    task<expected<std::size_t>> read(std::span<char> buf, op_options o = {}) { return read(detail::as_u8(buf), o); }
+    /// was cancelled or timed out. Like every operation here it is lazy (nothing happens before
+    /// the co_await) and completes inline, without suspending, when the data is already there.
+    read_op read(std::span<std::uint8_t> buf, op_options o = {}) { return read_op(*this, buf, std::move(o)); }
+    read_op read(std::span<std::byte> buf, op_options o = {}) { return read(detail::as_u8(buf), std::move(o)); }
+    read_op read(std::span<char> buf, op_options o = {}) { return read(detail::as_u8(buf), std::move(o)); }
 
     /// Reads exactly buf.size() bytes unless the stream ends first; returns how many were read.
-    task<expected<std::size_t>> read_exactly(std::span<std::uint8_t> buf, op_options o = {}) {
-        std::size_t got = 0;
-        while (got < buf.size()) {
-            auto n = co_await read(buf.subspan(got), o);
-            if (!n) co_return n.error();
-            if (*n == 0) break;
-            got += *n;
-        }
-        co_return got;
+    read_exactly_op read_exactly(std::span<std::uint8_t> buf, op_options o = {}) {
+        return read_exactly_op(*this, buf, std::move(o));
     }
-
-    task<expected<std::size_t>> read_exactly(std::span<std::byte> buf, op_options o = {}) {
-        return read_exactly(detail::as_u8(buf), o);
+    read_exactly_op read_exactly(std::span<std::byte> buf, op_options o = {}) {
+        return read_exactly(detail::as_u8(buf), std::move(o));
     }
-    task<expected<std::size_t>> read_exactly(std::span<char> buf, op_options o = {}) {
-        return read_exactly(detail::as_u8(buf), o);
+    read_exactly_op read_exactly(std::span<char> buf, op_options o = {}) {
+        return read_exactly(detail::as_u8(buf), std::move(o));
     }
 
     /// Writes all of data (waiting for buffer space as needed) or fails.
-    task<std::error_code> write(std::span<const std::uint8_t> data, op_options o = {}) {
-        if (sock_ == nullptr) co_return closed_error();
-        const instant deadline = detail::deadline_after(loop(), o.timeout);
-        while (!data.empty()) {
-            if (sock_ == nullptr) co_return closed_error();
-            std::error_code ec;
-            const std::size_t n = sock_->tcb.send(data, ec);
-            if (ec) co_return ec;
-            if (n > 0) {
-                data = data.subspan(n);
-                stack_->iface().touch(sock_);
-                continue;
-            }
-            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
-                co_return detail::from_wait(r);
-        }
-        co_return std::error_code{};
+    write_op write(std::span<const std::uint8_t> data, op_options o = {}) { return write_op(*this, data, std::move(o)); }
+    write_op write(std::string_view text, op_options o = {}) {
+        return write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), std::move(o));
     }
-
-    task<std::error_code> write(std::string_view text, op_options o = {}) {
-        return write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), o);
-    }
-    task<std::error_code> write(std::span<const std::byte> data, op_options o = {}) { return write(detail::as_u8(data), o); }
+    write_op write(std::span<const std::byte> data, op_options o = {}) { return write(detail::as_u8(data), std::move(o)); }
     template <char_span Chars>
-    task<std::error_code> write(const Chars& data, op_options o = {}) {
-        return write(detail::as_u8(std::span<const char>(data)), o);
+    write_op write(const Chars& data, op_options o = {}) {
+        return write(detail::as_u8(std::span<const char>(data)), std::move(o));
     }
 
     /// Half-close: the FIN follows the queued data; completes when the peer acknowledged it all
@@ -351,6 +312,71 @@ public:
         if (sock_ != nullptr) sock_->tcb.set_congestion_control(c);
     }
 
+    /// `co_await c.read(buf)`: see read().
+    class read_op : public detail::inline_op<read_op, expected<std::size_t>> {
+    public:
+        read_op(basic_connection& c, std::span<std::uint8_t> buf, op_options o) noexcept
+            : c_(&c), buf_(buf), o_(std::move(o)) {}
+
+    private:
+        friend detail::inline_op<read_op, expected<std::size_t>>;
+        std::optional<expected<std::size_t>> attempt() {
+            if (buf_.empty() && c_->sock_ != nullptr) return std::size_t{0};
+            return c_->try_read(buf_);
+        }
+        task<expected<std::size_t>> slow() {
+            return c_->template retry_after_waits<expected<std::size_t>>([this] { return c_->try_read(buf_); }, o_);
+        }
+        basic_connection* c_;
+        std::span<std::uint8_t> buf_;
+        op_options o_;
+    };
+
+    /// `co_await c.read_exactly(buf)`: see read_exactly().
+    class read_exactly_op : public detail::inline_op<read_exactly_op, expected<std::size_t>> {
+    public:
+        read_exactly_op(basic_connection& c, std::span<std::uint8_t> buf, op_options o) noexcept
+            : c_(&c), buf_(buf), o_(std::move(o)) {}
+
+    private:
+        friend detail::inline_op<read_exactly_op, expected<std::size_t>>;
+        /// Reads until buf is full, the stream ends (the count so far) or it fails (the error).
+        std::optional<expected<std::size_t>> attempt() {
+            while (got_ < buf_.size()) {
+                auto n = c_->try_read(buf_.subspan(got_));
+                if (!n) return std::nullopt;
+                if (!*n) return n->error();
+                if (**n == 0) break;
+                got_ += **n;
+            }
+            return got_;
+        }
+        task<expected<std::size_t>> slow() {
+            return c_->template retry_after_waits<expected<std::size_t>>([this] { return attempt(); }, o_);
+        }
+        basic_connection* c_;
+        std::span<std::uint8_t> buf_;
+        op_options o_;
+        std::size_t got_ = 0;
+    };
+
+    /// `co_await c.write(data)`: see write().
+    class write_op : public detail::inline_op<write_op, std::error_code> {
+    public:
+        write_op(basic_connection& c, std::span<const std::uint8_t> data, op_options o) noexcept
+            : c_(&c), data_(data), o_(std::move(o)) {}
+
+    private:
+        friend detail::inline_op<write_op, std::error_code>;
+        std::optional<std::error_code> attempt() { return c_->try_write(data_); }
+        task<std::error_code> slow() {
+            return c_->template retry_after_waits<std::error_code>([this] { return c_->try_write(data_); }, o_);
+        }
+        basic_connection* c_;
+        std::span<const std::uint8_t> data_;
+        op_options o_;
+    };
+
 private:
     friend stack_type;
     friend handle_base;
@@ -371,6 +397,50 @@ private:
 
     [[nodiscard]] std::error_code closed_error() const noexcept {
         return stack_gone_ ? errc::stack_destroyed : errc::not_connected;
+    }
+
+    /// One try at reading into buf (not empty): the result, or nullopt if it has to wait.
+    [[nodiscard]] std::optional<expected<std::size_t>> try_read(std::span<std::uint8_t> buf) {
+        if (sock_ == nullptr) return closed_error();
+        auto& t = sock_->tcb;
+        // RFC 9293 3.10.7.4: a reset flushes the segment queues; unread data is not delivered.
+        if (t.error() == errc::connection_reset) return t.error();
+        if (const std::size_t n = t.recv(buf); n > 0) {
+            stack_->iface().touch(sock_);
+            return n;
+        }
+        if (t.at_eof()) return std::size_t{0};
+        if (t.error()) return t.error();
+        if (t.current_state() == tcp::state::closed) return errc::not_connected;
+        return std::nullopt;
+    }
+
+    /// Queues as much of data as fits and drops it from the front of data: success once all of it
+    /// is queued, the error if the connection cannot send, or nullopt if it has to wait for room.
+    [[nodiscard]] std::optional<std::error_code> try_write(std::span<const std::uint8_t>& data) {
+        while (!data.empty()) {
+            if (sock_ == nullptr) return closed_error();
+            std::error_code ec;
+            const std::size_t n = sock_->tcb.send(data, ec);
+            if (ec) return ec;
+            if (n == 0) return std::nullopt;
+            data = data.subspan(n);
+            stack_->iface().touch(sock_);
+        }
+        if (sock_ == nullptr) return closed_error(); // an empty write on a closed handle fails too
+        return std::error_code{};
+    }
+
+    /// The slow path of an operation whose first attempt has to wait: wait for the engine's next
+    /// event, the deadline or the stop request, and try again.
+    template <class R, class Attempt>
+    task<R> retry_after_waits(Attempt attempt, op_options o) {
+        const instant deadline = detail::deadline_after(loop(), o.timeout);
+        for (;;) {
+            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
+                co_return detail::from_wait(r);
+            if (auto r = attempt()) co_return std::move(*r);
+        }
     }
 
     [[nodiscard]] scheduler& loop() const noexcept { return stack_->loop(); }

@@ -67,6 +67,7 @@ public:
 
     /// The earliest deadline, or a lower bound of it (see the header comment); never() if empty.
     [[nodiscard]] instant next_expiry() const noexcept {
+        if (size_ == 0) return instant::never(); // the usual case between packets: nothing armed
         for (unsigned level = 0; level < levels; ++level) {
             if (occupied_[level] == 0) continue;
             const auto slot = static_cast<unsigned>(std::countr_zero(occupied_[level]));
@@ -81,6 +82,10 @@ public:
     /// before it, earliest first, equal deadlines in insertion order. Returns how many fired.
     std::size_t advance(instant now) {
         const std::uint64_t target = to_tick(now);
+        if (size_ == 0) { // nothing armed (nor due): just move
+            if (target > current_) current_ = target;
+            return 0;
+        }
         for (;;) {
             unsigned level = 0;
             while (level < levels && occupied_[level] == 0) ++level;

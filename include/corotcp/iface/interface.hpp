@@ -347,7 +347,7 @@ public:
             socket_type& s = turn.front();
             turn.pop_front();
             s.tcb.poll(now, [&](const tcp::segment_out& seg) { emit_tcp(s.tuple, seg, tx); });
-            settle(now, s);
+            settle(now, s, s.tcb.next_deadline());
         }
         flush_replies(tx);
         if (!dirty_.empty()) return now;
@@ -396,8 +396,12 @@ private:
             // as for no connection at all (RFC 9293 3.10.7.1), not with silence.
             if (s.tcb.current_state() == tcp::state::closed) return reply_reset(t, *seg);
             s.tcb.on_segment(now, *seg);
-            mark_dirty(s);
-            return;
+            // A segment that leaves nothing to send and no timer due (a delayed ACK, an ACK that
+            // opens no room) needs no turn of its own: settle at once.
+            if (s.detail::dirty_hook::is_linked()) return;
+            const instant d = s.tcb.next_deadline();
+            if (d <= now || s.tcb.persist_needed()) return mark_dirty(s);
+            return settle(now, s, d);
         }
         if (!view->verify_checksum(ip.src, ip.dst)) return count_malformed();
         if (auto it = time_wait_.find(t); it != time_wait_.end()) return on_time_wait_segment(now, it->second, t, *seg);
@@ -504,8 +508,8 @@ private:
     // ------------------------------------------------------------------ bookkeeping
 
     /// After a socket's turn: hand established children to accept(), free what is finished,
-    /// compact released TIME-WAITs, and re-key the timer set.
-    void settle(instant now, socket_type& s) {
+    /// compact released TIME-WAITs, and re-key the timer set. `next` is s.tcb.next_deadline().
+    void settle(instant now, socket_type& s, instant next) {
         const tcp::state st = s.tcb.current_state();
         if (s.parent != nullptr && !s.queued_for_accept && s.tcb.established_once() && st != tcp::state::closed) {
             listener_type& l = *s.parent;
@@ -515,8 +519,7 @@ private:
             l.user_waker.wake();
         }
         if (s.tcb.finished() && !s.user_owned) return destroy(s);
-        if (st == tcp::state::time_wait && !s.user_owned && s.parent == nullptr && !s.tcb.next_deadline().is_never() &&
-            s.tcb.next_deadline() > now) {
+        if (st == tcp::state::time_wait && !s.user_owned && s.parent == nullptr && !next.is_never() && next > now) {
             if (time_wait_.size() < cfg_.max_tw_buckets) {
                 const auto rec = s.tcb.to_time_wait_record();
                 time_wait_.emplace(s.tuple, rec);
@@ -526,7 +529,7 @@ private:
             }
             return destroy(s);
         }
-        reschedule(s);
+        reschedule(s, next);
     }
 
     /// Keys the socket in the timer set by its next deadline. A deadline that moved later (the
@@ -534,8 +537,7 @@ private:
     /// early once, finds nothing due, and is keyed again here. That spares the tree two updates
     /// for almost every segment, since each ACK restarts the retransmission timer (Linux rearms
     /// lazily for the same reason).
-    void reschedule(socket_type& s) {
-        const instant d = s.tcb.next_deadline();
+    void reschedule(socket_type& s, instant d) {
         const bool linked = s.detail::timer_hook::is_linked();
         if (linked && d != instant{} && s.deadline <= d) return;
         if (d == s.deadline && (d.is_never() || linked)) return;

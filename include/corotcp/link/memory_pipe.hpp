@@ -169,6 +169,13 @@ public:
     // --- data path (what the endpoints forward to) ------------------------------------------------
     void transmit(instant now, packet p) {
         ++counters_.sent;
+        if (is_plain()) { // no fault of any kind configured: straight into the FIFO
+            if (p.size() > mtu_) { ++counters_.dropped.mtu; return; }
+            instant at = now + faults_.delay;
+            if (!faults_.jitter_may_reorder) at = std::max(at, last_at_);
+            last_at_ = std::max(last_at_, at);
+            return enqueue(at, std::move(p));
+        }
         release_expired(now);
         auto& drops = counters_.dropped;
         if (p.size() > mtu_) { ++drops.mtu; return; }
@@ -261,6 +268,15 @@ private:
         instant deadline; // released at the latest then
         std::size_t overtakers_left;
     };
+
+    // No loss, bottleneck, corruption, duplication, jitter or reordering, nothing held back, no
+    // filter or partition: transmit() then only delays the packet (the same outcome as the full path,
+    // which would find every one of these off).
+    [[nodiscard]] bool is_plain() const noexcept {
+        const fault_config& f = faults_;
+        return f.loss <= 0.0 && f.bandwidth_bps == 0 && f.corrupt <= 0.0 && f.duplicate <= 0.0 && f.reorder <= 0.0 &&
+               f.jitter.us == 0 && !f.burst.enabled() && held_.empty() && drop_next_ == 0 && !partitioned_ && !filter_;
+    }
 
     // Min-heap order on (at, order).
     static bool later(const scheduled& x, const scheduled& y) noexcept {

@@ -144,6 +144,12 @@ public:
     /// taken as sent earlier than it was (RACK then errs toward later detection), and is lost only
     /// if both parts were.
     void reserve(std::size_t n) {
+        if (store_ && count_ + n <= capacity) return; // the usual case, inline
+        make_room(n);
+    }
+
+private:
+    [[gnu::noinline]] void make_room(std::size_t n) {
         if (!store_) store_ = std::make_unique<record[]>(capacity); // first transmission: see store_
         while (count_ + n > capacity && count_ >= 2) {
             std::size_t best = 0;
@@ -171,7 +177,6 @@ public:
         }
     }
 
-private:
     struct record {
         wire::seq32 end;
         std::uint32_t sent = 0;
@@ -301,7 +306,7 @@ public:
     /// than RACK.rtt + reo_wnd is lost; for the younger ones, how long until they would be.
     detection detect_loss(instant now, duration reo_wnd, const sack_scoreboard& board) noexcept {
         detection d;
-        if (!delivered_) return d;
+        if (!delivered_ || log_.empty()) return d; // nothing outstanding: nothing to find
         log_.reserve(1); // at most one record straddles RACK.end_seq and must be split
         for (std::size_t i = 0; i < log_.size(); ++i) {
             const auto r = log_.at(i);

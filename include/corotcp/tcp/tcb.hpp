@@ -283,7 +283,7 @@ public:
         case state::time_wait: on_segment_time_wait(now, seg); break;
         default: on_segment_synchronized(now, seg); break;
         }
-        waker_.wake();
+        waker_.wake(); // once per segment, whatever it changed (data, room, EOF, state, error)
     }
 
     // ------------------------------------------------------------------ ICMP
@@ -346,6 +346,13 @@ public:
         t = earliest(t, tlp_deadline_);
         t = earliest(t, rack_deadline_);
         return earliest(t, state_deadline_);
+    }
+
+    /// The peer's window is closed on data we have not sent and no timer watches it: poll() must
+    /// arm the persist timer (RFC 9293 3.8.6.1), even though it has nothing to send.
+    [[nodiscard]] bool persist_needed() const noexcept {
+        return snd_wnd_ == 0 && persist_deadline_.is_never() && rtx_deadline_.is_never() && is_synchronized(state_) &&
+               has_unsent_data();
     }
 
     // ------------------------------------------------------------------ observers
@@ -806,8 +813,7 @@ private:
         on_ack_for_probe(now, ack);
         arm_probe(now);
         rtx_start_ = now;
-        on_congestion_ack(now, ack, acked, flight_before);
-        waker_.wake();
+        on_congestion_ack(now, ack, acked, flight_before); // (on_segment wakes the user: room to send)
     }
 
     // --- timestamps (RFC 7323) ---
@@ -937,7 +943,8 @@ private:
     /// recovery (not while an RTO's go-back is still being acknowledged: that is RTO recovery). The
     /// reorder timer takes precedence over the PTO (RFC 8985 8): one is armed, never both.
     void rack_detect(instant now) {
-        const auto found = rack_.detect_loss(now, rack_reo_wnd(), board_);
+        // nothing outstanding (the usual state after an ACK of everything): nothing to find
+        const auto found = rack_.log().empty() ? rack::detection{} : rack_.detect_loss(now, rack_reo_wnd(), board_);
         stats_.rack_marked_lost += found.newly_lost;
         rack_deadline_ = found.wait ? now + *found.wait : instant::never();
         if (!rack_deadline_.is_never()) tlp_deadline_ = instant::never();
@@ -1177,8 +1184,7 @@ private:
             }
             ack_now_ = true;
         }
-        schedule_ack(now, n);
-        waker_.wake();
+        schedule_ack(now, n); // (on_segment wakes the user: data to read)
     }
 
     void advance_rcv_nxt(std::uint32_t n) {
@@ -1206,7 +1212,6 @@ private:
         ack_now_ = true;
         if (state_ == state::fin_wait_1 && our_fin_acked()) transition(now, event::rcv_fin_ack_of_fin);
         else transition(now, event::rcv_fin); // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2; ignored elsewhere
-        waker_.wake();
     }
 
     // ------------------------------------------------------------------ timers
@@ -1495,8 +1500,7 @@ private:
         // data segment sent now carries one of them
         for (auto acks = stats_.segments_out - sent_before; acks < dupacks_owed_; ++acks) send_ack(emit);
         dupacks_owed_ = 0;
-        if (snd_wnd_ == 0 && persist_deadline_.is_never() && rtx_deadline_.is_never() && has_unsent_data())
-            arm_persist(now);
+        if (persist_needed()) arm_persist(now);
     }
 
     [[nodiscard]] bool has_unsent_data() const noexcept {
@@ -1546,10 +1550,15 @@ private:
     /// SACKed are skipped, not resent.
     [[nodiscard]] std::optional<new_segment_plan> plan_new_segment(bool pipe_limited) const noexcept {
         // Everything buffered has been sent and no FIN waits: nothing to plan (the common case
-        // when has_output() asks on every poll of an idle or request/response connection).
+        // when has_output() asks on every poll of an idle or request/response connection). Inline,
+        // so that this answer costs no call.
         if (snd_nxt_ == snd_max_ && !(fin_queued_ && snd_nxt_ == *fin_seq_) &&
             static_cast<std::uint32_t>(snd_nxt_ - data_base()) >= snd_buf_.size())
             return std::nullopt;
+        return plan_unsent_segment(pipe_limited);
+    }
+
+    [[nodiscard]] [[gnu::noinline]] std::optional<new_segment_plan> plan_unsent_segment(bool pipe_limited) const noexcept {
         seq32 nxt = snd_nxt_;
         const bool going_back = nxt < snd_max_ && !board_.empty();
         if (going_back) {

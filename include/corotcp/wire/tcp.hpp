@@ -293,10 +293,7 @@ struct tcp_repr {
 
     /// 20 + options, a multiple of 4 and at most 60. Layout (Linux's): MSS; sackOK+TS or
     /// NOP,NOP,TS or NOP,NOP,sackOK; NOP,wscale; NOP,NOP,SACK.
-    [[nodiscard]] constexpr std::size_t header_len() const noexcept {
-        const std::size_t n = emitted_sack_count();
-        return tcp_header_len + fixed_options_len() + (n > 0 ? 4 + 8 * n : 0);
-    }
+    [[nodiscard]] constexpr std::size_t header_len() const noexcept { return header_len(emitted_sack_count()); }
 
     [[nodiscard]] constexpr std::size_t buffer_len() const noexcept { return header_len() + payload.size(); }
 
@@ -305,43 +302,16 @@ struct tcp_repr {
     /// after their small stores, stalls on store-to-load forwarding (most of emit_tcp's time for
     /// short segments). Tested against the sum of the emitted bytes for every option combination.
     [[nodiscard]] constexpr std::uint16_t header_sum(std::size_t hlen) const noexcept {
-        using namespace tcp_option_kind;
-        const auto words = [](std::uint32_t v) { return std::uint64_t{v >> 16} + (v & 0xFFFFu); };
-        const auto pair = [](std::uint8_t hi, std::uint8_t lo) { return std::uint64_t{hi} << 8 | lo; };
-        std::uint64_t sum = std::uint64_t{src_port} + dst_port + words(seq.value()) + words(ack.value()) +
-                            pair(static_cast<std::uint8_t>((hlen / 4) << 4), flags) + window + urgent;
-        if (options.mss) sum += pair(mss, 4) + *options.mss;
-        if (options.timestamps) {
-            sum += options.sack_permitted ? pair(sack_permitted, 2) : pair(nop, nop);
-            sum += pair(timestamps, 10) + words(options.timestamps->value) + words(options.timestamps->echo);
-        } else if (options.sack_permitted) {
-            sum += pair(nop, nop) + pair(sack_permitted, 2);
-        }
-        if (options.window_scale) sum += pair(nop, window_scale) + pair(3, *options.window_scale);
-        const std::size_t n = emitted_sack_count();
-        if (n > 0) {
-            sum += pair(nop, nop) + pair(sack, static_cast<std::uint8_t>(2 + 8 * n));
-            for (std::size_t k = 0; k < n; ++k) sum += words(options.sack[k].left.value()) + words(options.sack[k].right.value());
-        }
-        return detail::fold(sum);
+        return header_sum(hlen, emitted_sack_count());
     }
 
     /// Writes header and options with a zero checksum field; returns header_len(), or 0 (writing
     /// nothing) if out is too small. Finish with finish_checksum() once the payload follows.
     std::size_t emit_header(std::span<std::uint8_t> out) const noexcept {
-        const std::size_t hlen = header_len();
+        const std::size_t n = emitted_sack_count();
+        const std::size_t hlen = header_len(n);
         if (out.size() < hlen) return 0;
-        std::uint8_t* p = out.data();
-        store_be16(p, src_port);
-        store_be16(p + 2, dst_port);
-        store_be32(p + 4, seq.value());
-        store_be32(p + 8, ack.value());
-        p[12] = static_cast<std::uint8_t>((hlen / 4) << 4);
-        p[13] = flags;
-        store_be16(p + 14, window);
-        store_be16(p + 16, 0);
-        store_be16(p + 18, urgent);
-        emit_options(p + tcp_header_len);
+        emit_header(out.data(), hlen, n);
         return hlen;
     }
 
@@ -350,13 +320,14 @@ struct tcp_repr {
     /// out is too small or the segment would exceed 65535 bytes. `payload` is not used.
     std::size_t emit_with_payload(std::span<std::uint8_t> out, ipv4_address src, ipv4_address dst,
                                   std::span<const std::uint8_t> a, std::span<const std::uint8_t> b = {}) const noexcept {
-        const std::size_t hlen = header_len();
+        const std::size_t n = emitted_sack_count(); // once: the layout below all follows from it
+        const std::size_t hlen = header_len(n);
         const std::size_t total = hlen + a.size() + b.size();
         if (total > out.size() || total > 0xFFFFu) return 0;
-        emit_header(out);
+        emit_header(out.data(), hlen, n);
         checksum_accumulator acc;
         acc.add_u16(ipv4_pseudo_header_sum(src, dst, ip_protocol::tcp, static_cast<std::uint16_t>(total)));
-        acc.add_u16(header_sum(hlen)); // from the fields: the bytes just stored are not read back
+        acc.add_u16(header_sum(hlen, n)); // from the fields: the bytes just stored are not read back
         acc.add_copy(out.data() + hlen, a);
         acc.add_copy(out.data() + hlen + a.size(), b);
         store_be16(out.data() + 16, acc.finish());
@@ -381,6 +352,47 @@ struct tcp_repr {
     }
 
 private:
+    [[nodiscard]] constexpr std::size_t header_len(std::size_t sacks) const noexcept {
+        return tcp_header_len + fixed_options_len() + (sacks > 0 ? 4 + 8 * sacks : 0);
+    }
+
+    /// header_sum with `n` = emitted_sack_count().
+    [[nodiscard]] constexpr std::uint16_t header_sum(std::size_t hlen, std::size_t n) const noexcept {
+        using namespace tcp_option_kind;
+        const auto words = [](std::uint32_t v) { return std::uint64_t{v >> 16} + (v & 0xFFFFu); };
+        const auto pair = [](std::uint8_t hi, std::uint8_t lo) { return std::uint64_t{hi} << 8 | lo; };
+        std::uint64_t sum = std::uint64_t{src_port} + dst_port + words(seq.value()) + words(ack.value()) +
+                            pair(static_cast<std::uint8_t>((hlen / 4) << 4), flags) + window + urgent;
+        if (options.mss) sum += pair(mss, 4) + *options.mss;
+        if (options.timestamps) {
+            sum += options.sack_permitted ? pair(sack_permitted, 2) : pair(nop, nop);
+            sum += pair(timestamps, 10) + words(options.timestamps->value) + words(options.timestamps->echo);
+        } else if (options.sack_permitted) {
+            sum += pair(nop, nop) + pair(sack_permitted, 2);
+        }
+        if (options.window_scale) sum += pair(nop, window_scale) + pair(3, *options.window_scale);
+        if (n > 0) {
+            sum += pair(nop, nop) + pair(sack, static_cast<std::uint8_t>(2 + 8 * n));
+            for (std::size_t k = 0; k < n; ++k) sum += words(options.sack[k].left.value()) + words(options.sack[k].right.value());
+        }
+        return detail::fold(sum);
+    }
+
+    /// Stores the header (checksum field zero) and options: `hlen` and `n` as header_len() and
+    /// emitted_sack_count() give them.
+    void emit_header(std::uint8_t* p, std::size_t hlen, std::size_t n) const noexcept {
+        store_be16(p, src_port);
+        store_be16(p + 2, dst_port);
+        store_be32(p + 4, seq.value());
+        store_be32(p + 8, ack.value());
+        p[12] = static_cast<std::uint8_t>((hlen / 4) << 4);
+        p[13] = flags;
+        store_be16(p + 14, window);
+        store_be16(p + 16, 0);
+        store_be16(p + 18, urgent);
+        emit_options(p + tcp_header_len, n);
+    }
+
     /// Options other than SACK blocks, padded: MSS 4, sackOK/TS 12 or 4, wscale 4.
     [[nodiscard]] constexpr std::size_t fixed_options_len() const noexcept {
         std::size_t n = options.mss ? 4 : 0;
@@ -393,7 +405,7 @@ private:
         return n;
     }
 
-    void emit_options(std::uint8_t* p) const noexcept {
+    void emit_options(std::uint8_t* p, std::size_t n) const noexcept {
         using namespace tcp_option_kind;
         if (options.mss) {
             p[0] = mss, p[1] = 4;
@@ -415,7 +427,6 @@ private:
             p[0] = nop, p[1] = window_scale, p[2] = 3, p[3] = *options.window_scale;
             p += 4;
         }
-        const std::size_t n = emitted_sack_count();
         if (n == 0) return;
         p[0] = nop, p[1] = nop, p[2] = sack, p[3] = static_cast<std::uint8_t>(2 + 8 * n);
         for (std::size_t k = 0; k < n; ++k) {
