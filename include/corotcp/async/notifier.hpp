@@ -30,6 +30,7 @@
 
 #include "corotcp/async/scheduler.hpp"
 #include "corotcp/async/timer_node.hpp"
+#include "corotcp/util/recycle.hpp"
 #include "corotcp/util/time.hpp"
 #include "corotcp/util/waker.hpp"
 
@@ -41,7 +42,8 @@ enum class wait_result {
     canceled,  ///< the stop_token was stopped first, or the notifier was destroyed.
 };
 
-class notifier {
+/// (Each connection and listener handle owns one on the heap: recycled per thread, see recycle.hpp.)
+class notifier final : public detail::recycled_new<notifier> {
 public:
     class awaiter;
 

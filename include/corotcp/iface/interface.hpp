@@ -46,6 +46,7 @@
 #include "corotcp/tcp/reset.hpp"
 #include "corotcp/tcp/state.hpp"
 #include "corotcp/tcp/tcb.hpp"
+#include "corotcp/util/recycle.hpp"
 #include "corotcp/tcp/time_wait.hpp"
 #include "corotcp/util/error.hpp"
 #include "corotcp/util/time.hpp"
@@ -127,9 +128,11 @@ class interface;
 template <tcp::buffer_policy Buffers>
 struct listener;
 
-/// One connection: its TCB and where it belongs.
+/// One connection: its TCB and where it belongs. (Allocated per connection: recycled per thread,
+/// see util/recycle.hpp.)
 template <tcp::buffer_policy Buffers>
-struct socket : detail::dirty_hook, detail::timer_hook, detail::table_hook {
+struct socket final : detail::dirty_hook, detail::timer_hook, detail::table_hook,
+                      corotcp::detail::recycled_new<socket<Buffers>> {
     socket(interface<Buffers>& o, const four_tuple& t, std::shared_ptr<const tcp::config> c)
         : owner(&o), tuple(t), tcb(std::move(c), t.local_port, t.remote_port) {}
 

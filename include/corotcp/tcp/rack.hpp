@@ -35,6 +35,7 @@
 #include <optional>
 
 #include "corotcp/tcp/scoreboard.hpp"
+#include "corotcp/util/recycle.hpp"
 #include "corotcp/util/time.hpp"
 #include "corotcp/wire/seq.hpp"
 
@@ -150,7 +151,11 @@ public:
 
 private:
     [[gnu::noinline]] void make_room(std::size_t n) {
-        if (!store_) store_ = std::make_unique<record[]>(capacity); // first transmission: see store_
+        if (!store_) { // first transmission: see store_
+            auto* p = static_cast<record*>(store_pool::allocate(sizeof(record) * capacity));
+            std::uninitialized_value_construct_n(p, capacity);
+            store_.reset(p);
+        }
         while (count_ + n > capacity && count_ >= 2) {
             std::size_t best = 0;
             std::uint64_t best_cost = ~std::uint64_t{0};
@@ -208,7 +213,12 @@ private:
 
     /// The records, allocated by the first transmission (reserve()) and kept for the connection's
     /// life: a connection that never sends data holds a null pointer, not 768 bytes.
-    std::unique_ptr<record[]> store_;
+    struct store_tag {};
+    using store_pool = corotcp::detail::block_pool<store_tag>;
+    struct store_release {
+        void operator()(record* p) const noexcept { store_pool::deallocate(p, sizeof(record) * capacity); }
+    };
+    std::unique_ptr<record[], store_release> store_;
     std::size_t count_ = 0;
     wire::seq32 begin_;
     std::uint32_t last_ = 0; ///< the latest stamp issued

@@ -36,7 +36,8 @@
 
 namespace corotcp::detail {
 
-template <std::size_t Lists>
+/// `Tag` keeps unrelated users apart: each (Lists, Tag) pair has lists of its own.
+template <std::size_t Lists, class Tag = void>
 class free_lists {
 public:
     /// A block from list i, or null if the list is empty.
@@ -121,6 +122,28 @@ private:
         return s;
     }
     static inline thread_local bool finished_ = false; // trivially destructible: readable at any time
+};
+
+/// Fixed-size blocks that come and go with connections (a socket, a handle's notifier, a
+/// transmission log), recycled per thread on a list of their own (`Tag`): up to `MaxBlocks` blocks
+/// of one size are kept. A short connection then costs no malloc/free for them.
+template <class Tag, unsigned MaxBlocks = 1024>
+struct block_pool {
+    using lists = free_lists<1, Tag>;
+    [[nodiscard]] static void* allocate(std::size_t n) {
+        if (void* p = lists::take(0)) return p;
+        return ::operator new(n);
+    }
+    static void deallocate(void* p, std::size_t n) noexcept {
+        if (!lists::give(0, p, n, MaxBlocks, std::size_t{MaxBlocks} * n)) ::operator delete(p);
+    }
+};
+
+/// Class-specific operator new/delete through block_pool<T> (for a final class: one size).
+template <class T>
+struct recycled_new {
+    [[nodiscard]] static void* operator new(std::size_t n) { return block_pool<T>::allocate(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { block_pool<T>::deallocate(p, n); }
 };
 
 } // namespace corotcp::detail
