@@ -200,3 +200,27 @@ TEST_CASE("recycled blocks keep their list bounded and survive a drain") {
     lists::drain(0);
     CHECK(lists::held(0) == 0);
 }
+
+TEST_CASE("the thread's recycled-bytes count follows every list, and a block pool is tagged apart") {
+    struct tag_a {};
+    struct tag_b {};
+    using pool_a = corotcp::detail::block_pool<tag_a, 2>;
+    using pool_b = corotcp::detail::block_pool<tag_b, 2>;
+    const std::size_t base = corotcp::detail::recycled_bytes();
+    void* a1 = pool_a::allocate(96);
+    void* a2 = pool_a::allocate(96);
+    void* a3 = pool_a::allocate(96);
+    pool_a::deallocate(a1, 96);
+    pool_a::deallocate(a2, 96);
+    pool_a::deallocate(a3, 96); // beyond 2 blocks: freed, not kept
+    CHECK(corotcp::detail::recycled_bytes() == base + 2 * 96);
+    void* b1 = pool_b::allocate(96);
+    CHECK(b1 != a2); // another tag: not from pool_a's list
+    ::operator delete(b1);
+    void* again = pool_a::allocate(96);
+    CHECK(again == a2); // the warmest block comes back
+    CHECK(corotcp::detail::recycled_bytes() == base + 96);
+    pool_a::deallocate(again, 96);
+    pool_a::lists::drain(0);
+    CHECK(corotcp::detail::recycled_bytes() == base);
+}

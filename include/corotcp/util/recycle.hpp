@@ -36,6 +36,13 @@
 
 namespace corotcp::detail {
 
+/// Bytes this thread's free lists (all of them) keep for reuse: allocated from the heap, held by no
+/// object (memory figures subtract them).
+struct recycled_bytes_counter {
+    static inline thread_local std::size_t held = 0;
+};
+[[nodiscard]] inline std::size_t recycled_bytes() noexcept { return recycled_bytes_counter::held; }
+
 /// `Tag` keeps unrelated users apart: each (Lists, Tag) pair has lists of its own.
 template <std::size_t Lists, class Tag = void>
 class free_lists {
@@ -49,6 +56,7 @@ public:
         unpoison(p, s.size[i]);
         s.head[i] = next_of(p, s.size[i]);
         --s.count[i];
+        recycled_bytes_counter::held -= s.size[i];
         return p;
     }
 
@@ -62,6 +70,7 @@ public:
         s.head[i] = p;
         s.size[i] = size;
         ++s.count[i];
+        recycled_bytes_counter::held += size;
         poison(p, size);
         return true;
     }
@@ -75,6 +84,7 @@ public:
             s.head[i] = next_of(p, s.size[i]);
             ::operator delete(p);
         }
+        recycled_bytes_counter::held -= s.count[i] * s.size[i];
         s.count[i] = 0;
     }
 
