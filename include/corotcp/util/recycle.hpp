@@ -36,12 +36,39 @@
 
 namespace corotcp::detail {
 
+/// Every free_lists instantiation's per-thread state, linked when the thread first keeps a block in
+/// it, so that recycled_bytes() can add them up at no cost to take() and give(). (Measured on the 64 B
+/// request/response benchmark: a thread-local byte counter updated on every give and take cost 7 %,
+/// and so did linking the state from its constructor, which makes its initialization dynamic: every
+/// access to it then goes through a TLS guard. Neither showed in the instruction counts.)
+struct recycle_registry {
+    struct node {
+        node* next = nullptr;
+        std::size_t (*bytes)(const node&) noexcept = nullptr;
+    };
+    static inline thread_local node* head = nullptr;
+
+    static void add(node& n) noexcept {
+        n.next = head;
+        head = &n;
+    }
+    static void remove(node& n) noexcept {
+        for (node** p = &head; *p != nullptr; p = &(*p)->next) {
+            if (*p == &n) {
+                *p = n.next;
+                return;
+            }
+        }
+    }
+};
+
 /// Bytes this thread's free lists (all of them) keep for reuse: allocated from the heap, held by no
 /// object (memory figures subtract them).
-struct recycled_bytes_counter {
-    static inline thread_local std::size_t held = 0;
-};
-[[nodiscard]] inline std::size_t recycled_bytes() noexcept { return recycled_bytes_counter::held; }
+[[nodiscard]] inline std::size_t recycled_bytes() noexcept {
+    std::size_t n = 0;
+    for (const recycle_registry::node* r = recycle_registry::head; r != nullptr; r = r->next) n += r->bytes(*r);
+    return n;
+}
 
 /// `Tag` keeps unrelated users apart: each (Lists, Tag) pair has lists of its own.
 template <std::size_t Lists, class Tag = void>
@@ -56,7 +83,6 @@ public:
         unpoison(p, s.size[i]);
         s.head[i] = next_of(p, s.size[i]);
         --s.count[i];
-        recycled_bytes_counter::held -= s.size[i];
         return p;
     }
 
@@ -66,11 +92,14 @@ public:
         if (finished_) return false;
         state& s = local();
         if (s.count[i] >= max_blocks || (s.count[i] + 1) * size > max_bytes) return false;
+        if (s.link.bytes == nullptr) [[unlikely]] { // the first block this thread keeps here
+            s.link.bytes = &state::held_bytes;
+            recycle_registry::add(s.link);
+        }
         set_next(p, size, s.head[i]);
         s.head[i] = p;
         s.size[i] = size;
         ++s.count[i];
-        recycled_bytes_counter::held += size;
         poison(p, size);
         return true;
     }
@@ -84,7 +113,6 @@ public:
             s.head[i] = next_of(p, s.size[i]);
             ::operator delete(p);
         }
-        recycled_bytes_counter::held -= s.count[i] * s.size[i];
         s.count[i] = 0;
     }
 
@@ -96,12 +124,20 @@ private:
         std::array<void*, Lists> head{};
         std::array<unsigned, Lists> count{};
         std::array<std::size_t, Lists> size{};
+        recycle_registry::node link{}; // linked on the first give (see give)
         state() = default;
         state(const state&) = delete;
         state& operator=(const state&) = delete;
         ~state() {
             for (std::size_t i = 0; i < Lists; ++i) drain(i);
             finished_ = true;
+            if (link.bytes != nullptr) recycle_registry::remove(link);
+        }
+        static std::size_t held_bytes(const recycle_registry::node& n) noexcept {
+            const auto& s = *reinterpret_cast<const state*>(reinterpret_cast<const char*>(&n) - offsetof(state, link));
+            std::size_t total = 0;
+            for (std::size_t i = 0; i < Lists; ++i) total += s.count[i] * s.size[i];
+            return total;
         }
     };
 
