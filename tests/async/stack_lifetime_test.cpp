@@ -217,3 +217,29 @@ TEST_CASE("The stack's handle list follows moves and closes, so a moved-to handl
     REQUIRE_FALSE(a_empty);
     CHECK(a_empty.error() == errc::listener_closed);
 }
+
+TEST_CASE("A coroutine woken by a packet may destroy the stack that is polling it") {
+    two_stacks net;
+    auto l = net.server->listen(80);
+    REQUIRE(l);
+    auto ends = net.establish(*l);
+    conn_t& c = ends.first;
+    conn_t& s = ends.second;
+    bool destroyed = false;
+    // Woken by the client's bytes inside the server stack's poll (which lets woken coroutines run
+    // before it transmits): it destroys that very stack. The poll must not touch it afterwards.
+    auto killer = [&]() -> task<void> {
+        std::uint8_t b[4];
+        auto n = co_await s.read_exactly(b);
+        REQUIRE(n);
+        net.server.reset();
+        destroyed = true;
+    };
+    net.loop.spawn(owned(killer));
+    net.loop.run_for(10_ms);
+    REQUIRE_FALSE(net.loop.run(c.write(std::string_view("kill"))));
+    REQUIRE(net.loop.run_until([&] { return destroyed; }, 1_s));
+    net.loop.run_for(1_s); // the loop goes on with the client alone (ASan: nothing freed is touched)
+    CHECK(s.write(std::string_view("late")).await_ready());
+    CHECK(net.server == nullptr);
+}

@@ -153,3 +153,38 @@ TEST_CASE("A write larger than the send buffer waits for room and completes once
     REQUIRE(net.run_until([&] { return read_all; }, 10_s));
     CHECK(got == big);
 }
+
+TEST_CASE("A request is answered in the loop turn that delivers it, and with immediate ACKs the ACK leaves first") {
+    const bool delayed = GENERATE(true, false);
+    memory_pair_options o;
+    for (auto* st : {&o.client, &o.server}) {
+        st->tcp.no_delay = true;
+        st->tcp.delayed_ack = delayed;
+    }
+    connected f(o);
+    auto& [n2, l2, c2, s2] = f;
+    bool answered = false;
+    n2.spawn([](conn_t& srv, bool& done) -> task<void> {
+        std::array<std::uint8_t, 8> b{};
+        auto got = co_await srv.read_exactly(b);
+        REQUIRE(got);
+        REQUIRE_FALSE(co_await srv.write(std::span<const std::uint8_t>(b)));
+        done = true;
+    }(s2, answered));
+    n2.run_for(10_ms);
+    const auto back_before = n2.pipe().b_to_a().counters().sent;
+    REQUIRE_FALSE(n2.run(c2.write(std::string_view("request!"))));
+    // Step the loop by hand: the turn in which the server's stack receives the request must also
+    // carry the answer out (no extra turn for the woken coroutine to reply).
+    const auto delivered_before = n2.pipe().a_to_b().counters().delivered;
+    int turns = 0;
+    while (n2.pipe().a_to_b().counters().delivered == delivered_before && turns < 10) {
+        n2.loop().run_once();
+        ++turns;
+    }
+    REQUIRE(n2.pipe().a_to_b().counters().delivered > delivered_before);
+    CHECK(answered);
+    const auto back = n2.pipe().b_to_a().counters().sent - back_before;
+    // delayed ACK: the answer carries the ACK (1 packet); immediate ACKs: a pure ACK, then the answer
+    CHECK(back == (delayed ? 1u : 2u));
+}

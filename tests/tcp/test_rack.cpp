@@ -347,13 +347,13 @@ TEST_CASE("TLP with RACK: a lost tail is found by the probe's SACK, RACK marks t
     REQUIRE(h.poll().size() == 5);
     h.advance_to(at(200_ms)); // [3001, 6001) lost
     h.in(ack(peer_iss + 1, 3001));
-    CHECK(h.t.probe_deadline() == at(400_ms)); // 2 SRTT
+    CHECK(h.t.probe_deadline() == at(402_ms)); // 2 SRTT + 2 ms
     CHECK(h.t.retransmit_deadline() == at(450_ms));
-    const auto probe = h.run_until(at(400_ms));
+    const auto probe = h.run_until(at(402_ms));
     REQUIRE(probe.size() == 1);
     CHECK(probe[0].seq() == 5001); // no new data: the last segment again
     CHECK(h.t.stats().tail_loss_probes == 1);
-    h.advance_to(at(500_ms));
+    h.advance_to(at(502_ms)); // one RTT after the probe
     h.in(sack_ack(3001, {{5001, 6001}})); // the probe arrived: [3001, 5001) was sent long before it
     const auto repair = h.poll();
     CHECK(seqs_of(repair) == std::vector<std::uint32_t>{3001, 4001});
@@ -372,7 +372,7 @@ TEST_CASE("TLP with RACK: the PTO is not armed while the reorder timer is, and i
     establish(h);
     h.send(pattern(5000));
     REQUIRE(h.poll().size() == 5);
-    CHECK(h.t.probe_deadline() == at(300_ms));
+    CHECK(h.t.probe_deadline() == at(302_ms));
     h.advance_to(at(200_ms));
     h.in(sack_ack(1001, {{2001, 3001}}));
     CHECK(h.t.reorder_deadline() == at(225_ms));

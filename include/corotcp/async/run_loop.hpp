@@ -7,6 +7,9 @@
 //            └── wait until min(next timer, every source's deadline) <── nothing ready?
 //                (virtual_clock: jump; real_clock: sleep; a blocking source: block in it)
 //
+// A stack's poll resumes the coroutines its packets woke before it transmits (between its receive
+// and transmit halves), so a request and its answer take one iteration, not two.
+//
 // If nothing is ready and there is nothing to wait for, nothing can ever happen again: run() and
 // run_until() throw deadlock_error instead of spinning or sleeping forever. run_for() just lets the
 // time pass. The first exception that escaped a spawned task is rethrown by whichever run*() is

@@ -10,6 +10,9 @@
 // Lifetime rules (single-threaded; call everything from the loop's thread):
 //   * A posted handle is resumed from the loop, never inline. An awaitable that posted its coroutine
 //     and is destroyed before the loop resumed it calls unpost(), so a destroyed frame is never resumed.
+//     "From the loop" includes a source's poll(): a stack lets the coroutines its packets woke run
+//     before it transmits (resume_ready_in_poll), so their answers leave in the same pass. Such a
+//     coroutine may destroy the source being polled; the source then must not touch itself again.
 //   * Spawned tasks belong to the loop: a finished one is destroyed at once, the rest when the loop is.
 //   * Tasks and awaitables must not outlive the loop they wait on.
 #pragma once
@@ -31,7 +34,8 @@ namespace corotcp {
 
 /// Something the loop polls once per iteration: a protocol stack, a link. poll() does pending I/O and
 /// protocol timers and returns when it next wants to be polled (instant::never() if only new input or
-/// a wake-up can give it work). A source may post coroutines (through wakers) while it is polled.
+/// a wake-up can give it work). A source may post coroutines (through wakers) while it is polled,
+/// and resume them there (resume_ready_in_poll).
 struct poll_source {
     virtual instant poll(instant now) = 0;
 
@@ -213,6 +217,18 @@ public:
         update_blocking_source();
     }
 
+    /// Coroutines are posted and not yet resumed.
+    [[nodiscard]] bool has_ready() const noexcept { return !ready_.empty(); }
+
+    /// For a poll_source, from inside its poll(): resumes the coroutines that are ready now (not
+    /// those they post). A stack whose packets woke coroutines lets them run before it transmits, so
+    /// that their answers leave in the same pass instead of one loop turn later. They are still
+    /// resumed from the loop (inside its polling), never from the code that posted them. Does
+    /// nothing outside poll_sources().
+    void resume_ready_in_poll() {
+        if (polling_) run_ready_batch();
+    }
+
 protected:
     scheduler() noexcept { spawned_.prev = spawned_.next = &spawned_; }
     ~scheduler() = default; // the derived loop calls shutdown() while its timer policy is alive
@@ -234,7 +250,6 @@ protected:
             if (h) detail::trampoline::run(h);
         }
     }
-    [[nodiscard]] bool has_ready() const noexcept { return !ready_.empty(); }
 
     /// Poll every source; the earliest deadline they return.
     instant poll_sources(instant now) {

@@ -11,7 +11,8 @@
 //
 // A basic_stack joins an iface::interface (the protocol) to a link (the packets) and registers
 // itself with a run loop as a poll_source: each loop iteration it moves the link's packets into
-// the interface and the interface's packets onto the link. Connections and listeners are move-only
+// the interface, sends what is due (ACKs first), lets the coroutines those packets woke run, and
+// sends what they queued: a request is answered in the pass that delivered it. Connections and listeners are move-only
 // handles; destroying one closes it gracefully (close()), never leaks and never dangles: the
 // interface keeps an orphaned connection until its close handshake is over.
 //
@@ -536,6 +537,7 @@ public:
     /// Handles that outlive the stack are detached (see the header comment); their sockets go
     /// with the interface, without a RST or FIN (as if the host vanished).
     ~basic_stack() override {
+        if (alive_ != nullptr) *alive_ = false; // destroyed by a coroutine its poll() resumed
         loop_->remove_source(*this);
         handles_.detach_all();
     }
@@ -609,10 +611,23 @@ public:
             iface_.recycle(std::move(p));
         }
         bool sent = false;
-        const instant next = iface_.poll(now, [&](packet&& p) {
+        const auto transmit = [&](packet&& p) {
             link_.transmit(now, std::move(p));
             sent = true;
-        });
+        };
+        // First what is due now (an ACK the peer needs at once goes before any answer, as from a
+        // kernel), then the coroutines these packets woke run, and what they queued leaves in this
+        // same pass: a request is answered without another loop turn. One of them may destroy the
+        // stack; `alive` tells.
+        instant next = iface_.poll(now, transmit);
+        if (!rx_.empty() && loop_->has_ready()) {
+            bool alive = true;
+            alive_ = &alive;
+            loop_->resume_ready_in_poll();
+            if (!alive) return now;
+            alive_ = nullptr;
+            next = iface_.poll(now, transmit);
+        }
         // Anything we sent may be answered at once by a peer polled in this same loop.
         if (sent || !rx_.empty()) return now;
         return earliest(next, link_.poll_at());
@@ -646,6 +661,7 @@ private:
     interface_type iface_;
     packet_batch rx_;
     detail::handle_list handles_;
+    bool* alive_ = nullptr; // set while poll() resumes coroutines
 };
 
 } // namespace corotcp

@@ -1056,7 +1056,9 @@ private:
             !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_ || !rack_deadline_.is_never())
             return; // (a pending RACK reorder timer takes precedence over the PTO: RFC 8985 8)
         duration pto = rtt_.srtt() * 2;
-        if (static_cast<std::uint32_t>(snd_max_ - snd_una_) <= snd_mss_) pto += duration::millis(200);
+        // one segment out: the peer may be delaying its ACK; more: two ticks of slack (Linux's
+        // TCP_TIMEOUT_MIN), so that a PTO is never zero however short the path
+        pto += static_cast<std::uint32_t>(snd_max_ - snd_una_) <= snd_mss_ ? duration::millis(200) : duration::millis(2);
         tlp_deadline_ = earliest(now + pto, rtx_deadline_); // the probe may take the RTO's place (Linux)
     }
 
