@@ -223,4 +223,16 @@ TEST_CASE("the thread's recycled-bytes count follows every list, and a block poo
     pool_a::deallocate(again, 96);
     pool_a::lists::drain(0);
     CHECK(corotcp::detail::recycled_bytes() == base);
+
+    // the byte cap: blocks of 1 KiB in a pool of at most 2 KiB
+    struct tag_c {};
+    using pool_c = corotcp::detail::block_pool<tag_c, 100, 2048>;
+    void* c1 = pool_c::allocate(1024);
+    void* c2 = pool_c::allocate(1024);
+    void* c3 = pool_c::allocate(1024);
+    pool_c::deallocate(c1, 1024);
+    pool_c::deallocate(c2, 1024);
+    pool_c::deallocate(c3, 1024); // a third KiB would pass the cap: freed
+    CHECK(pool_c::lists::held(0) == 2);
+    pool_c::lists::drain(0);
 }

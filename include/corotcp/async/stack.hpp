@@ -244,6 +244,7 @@ public:
     read_op read(std::span<char> buf, op_options o = {}) { return read(detail::as_u8(buf), std::move(o)); }
 
     /// Reads exactly buf.size() bytes unless the stream ends first; returns how many were read.
+    /// op_options::timeout covers the whole operation, not each read within it.
     read_exactly_op read_exactly(std::span<std::uint8_t> buf, op_options o = {}) {
         return read_exactly_op(*this, buf, std::move(o));
     }
@@ -622,10 +623,19 @@ public:
         instant next = iface_.poll(now, transmit);
         if (!rx_.empty() && loop_->has_ready()) {
             bool alive = true;
-            alive_ = &alive;
-            loop_->resume_ready_in_poll();
+            {
+                // (reset even if a coroutine's own promise rethrows out of the resumption)
+                struct watch {
+                    bool& alive;
+                    bool*& slot;
+                    ~watch() {
+                        if (alive) slot = nullptr;
+                    }
+                } w{alive, alive_};
+                alive_ = &alive;
+                loop_->resume_ready_in_poll();
+            }
             if (!alive) return now;
-            alive_ = nullptr;
             next = iface_.poll(now, transmit);
         }
         // Anything we sent may be answered at once by a peer polled in this same loop.

@@ -172,8 +172,9 @@ private:
 
 /// Fixed-size blocks that come and go with connections (a socket, a handle's notifier, a
 /// transmission log), recycled per thread on a list of their own (`Tag`): up to `MaxBlocks` blocks
-/// of one size are kept. A short connection then costs no malloc/free for them.
-template <class Tag, unsigned MaxBlocks = 1024>
+/// of one size, and at most `MaxBytes` in all (a socket with large in-place buffers keeps few), are
+/// kept. A short connection then costs no malloc/free for them.
+template <class Tag, unsigned MaxBlocks = 1024, std::size_t MaxBytes = std::size_t{4} << 20>
 struct block_pool {
     using lists = free_lists<1, Tag>;
     [[nodiscard]] static void* allocate(std::size_t n) {
@@ -181,7 +182,7 @@ struct block_pool {
         return ::operator new(n);
     }
     static void deallocate(void* p, std::size_t n) noexcept {
-        if (!lists::give(0, p, n, MaxBlocks, std::size_t{MaxBlocks} * n)) ::operator delete(p);
+        if (!lists::give(0, p, n, MaxBlocks, MaxBytes)) ::operator delete(p);
     }
 };
 
