@@ -188,3 +188,19 @@ TEST_CASE("A request is answered in the loop turn that delivers it, and with imm
     // delayed ACK: the answer carries the ACK (1 packet); immediate ACKs: a pure ACK, then the answer
     CHECK(back == (delayed ? 1u : 2u));
 }
+
+TEST_CASE("An ACK that closes the window on unsent data arms the persist timer, though it leaves nothing to send") {
+    memory_pair_options o;
+    o.server.tcp.recv_buffer = 4096; // the server never reads: its window closes after 4 KiB
+    connected f(o);
+    auto& [net, l, c, s] = f;
+    std::vector<std::uint8_t> data(16 * 1024, 7);
+    net.spawn([](conn_t& c, std::span<const std::uint8_t> d) -> task<void> { (void)co_await c.write(d); }(c, data));
+    // The ACK with window 0 settles the client's socket without a turn (nothing can be sent):
+    // the persist timer must be armed all the same, or nothing would ever probe the window.
+    REQUIRE(net.run_until([&] { return c.tcb()->send_window() == 0 && c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 1_s));
+    CHECK(c.tcb()->persist_deadline() != instant::never());
+    const auto sent = net.pipe().a_to_b().counters().sent;
+    net.run_for(2_s);
+    CHECK(net.pipe().a_to_b().counters().sent > sent); // probes went out
+}
