@@ -169,12 +169,9 @@ public:
     // --- data path (what the endpoints forward to) ------------------------------------------------
     void transmit(instant now, packet p) {
         ++counters_.sent;
-        if (is_plain()) { // no fault of any kind configured: straight into the FIFO
+        if (is_plain()) { // no fault of any kind configured: only the delay applies
             if (p.size() > mtu_) { ++counters_.dropped.mtu; return; }
-            instant at = now + faults_.delay;
-            if (!faults_.jitter_may_reorder) at = std::max(at, last_at_);
-            last_at_ = std::max(last_at_, at);
-            return enqueue(at, std::move(p));
+            return schedule(now, std::move(p));
         }
         release_expired(now);
         auto& drops = counters_.dropped;
