@@ -27,6 +27,8 @@ struct transfer {
     bool intact = false;
     tcp::tcb_stats client{};
     unsigned client_backoffs = 0;
+    tcp::cubic::hystart_exit hystart = tcp::cubic::hystart_exit::none; ///< the client's, under CUBIC
+    std::uint32_t ssthresh = 0;                                          ///< the client's, at the end
     std::vector<segment_record> segs;    ///< every segment that crossed (both ways)
     std::vector<segment_record> dropped; ///< the lost ones
     instant done;                        ///< when the server had every byte
@@ -60,6 +62,8 @@ struct transfer {
         net.run_until([&] { return c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 10_s);
         client = c.tcb()->stats();
         client_backoffs = c.tcb()->rtt().backoffs();
+        if (const auto* cu = c.tcb()->congestion().as_cubic()) hystart = cu->hystart_found();
+        ssthresh = c.tcb()->ssthresh();
         segs = t.segs;
         dropped = t.dropped;
     }
@@ -170,6 +174,42 @@ TEST_CASE("recovery: without SACK, NewReno repairs the same holes one per RTT (R
         last_repair = std::max(last_repair, *again);
     }
     CHECK(last_repair - x.dropped[0].at >= 3 * rtt); // a partial ACK per hole
+}
+
+// ================================================================== HyStart
+
+TEST_CASE("recovery: CUBIC's HyStart ends the first slow start before the bottleneck queue overflows; without it the queue overflows") {
+    // 100 Mbit/s, RTT 20 ms: BDP 250 kB (172 segments of 1448 B), a tail-drop queue of one BDP, so
+    // the window may reach about 2 BDP before a packet is dropped. Slow start doubles past that.
+    auto run = [](std::uint8_t detect) {
+        transfer x;
+        x.bytes = 2'500'000;
+        fault_config f;
+        f.delay = one_way;
+        f.bandwidth_bps = 100'000'000;
+        f.queue_bytes = 250'000;
+        x.options.pipe.a_to_b = f;
+        for (auto* st : {&x.options.client, &x.options.server}) {
+            st->tcp.send_buffer = st->tcp.recv_buffer = 4 << 20;
+        }
+        x.options.client.tcp.hystart_detect = detect;
+        x.run();
+        CHECK(x.intact);
+        return x;
+    };
+    const auto on = run(tcp::hystart_ack_train | tcp::hystart_delay);
+    const auto off = run(0);
+    INFO("HyStart: " << on.client.retransmits << " retransmissions, ssthresh " << on.ssthresh
+                     << "; without: " << off.client.retransmits << ", ssthresh " << off.ssthresh);
+    CHECK(on.hystart != tcp::cubic::hystart_exit::none);
+    CHECK(on.client.retransmits == 0);
+    CHECK(on.client.timeouts == 0);
+    // it left slow start between half a BDP and the BDP plus the queue
+    CHECK(on.ssthresh >= 86 * 1448);
+    CHECK(on.ssthresh <= 344 * 1448);
+    CHECK(off.hystart == tcp::cubic::hystart_exit::none);
+    CHECK(off.client.retransmits > 10);
+    CHECK(on.done < off.done);
 }
 
 // ================================================================== choosing the algorithm

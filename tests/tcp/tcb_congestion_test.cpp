@@ -146,6 +146,135 @@ TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd
     CHECK(m.w_max() == Approx(12));
 }
 
+// ================================================================== HyStart (Linux's tcp_cubic)
+// SMSS 1000; cwnd 16 segments, the least at which HyStart looks. One round = the ACKs until SND.UNA
+// passes the SND.MAX of the round's first ACK.
+
+namespace {
+
+/// Feeds a model the RTT samples of one slow-start round: `n` ACKs `spacing` apart from `start`,
+/// SND.UNA rising from `una`, each with `rtt`; returns the time after the last.
+instant slow_start_round(cubic& m, instant start, std::uint32_t& una, int n, duration rtt, duration spacing,
+                         duration srtt = 100_ms) {
+    const std::uint32_t end = una + 100000; // SND.MAX: the round lasts while SND.UNA is below it
+    instant t = start;
+    for (int i = 0; i < n; ++i) {
+        una += 1000;
+        m.on_sample({rtt, srtt, seq32(una), seq32(end)}, t);
+        t = t + spacing;
+    }
+    una = end + 1000; // the next round's first ACK passes this round's SND.MAX
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("HyStart, delay: the round's least RTT above min RTT + clamp(min RTT / 8, 4 ms, 16 ms) ends slow start") {
+    cubic m(1000, 16000, hystart_delay);
+    std::uint32_t una = 0;
+    instant t = slow_start_round(m, epoch, una, 9, 100_ms, 5_ms);
+    CHECK(m.delay_min() == 100_ms);
+    // eta = 100 / 8 = 12.5 ms: 112.5 ms is not above 112.5 ms
+    t = slow_start_round(m, t, una, 9, 112'500_us, 5_ms);
+    CHECK(m.hystart_found() == cubic::hystart_exit::none);
+    CHECK(m.ssthresh() == 0x7FFFFFFF);
+    // only 8 samples: the round's minimum is not judged yet
+    t = slow_start_round(m, t, una, 8, 113_ms, 5_ms);
+    CHECK(m.hystart_found() == cubic::hystart_exit::none);
+    // the 9th sample of a round, all above 112.5 ms: exit, ssthresh = cwnd, congestion avoidance next
+    slow_start_round(m, t, una, 9, 113_ms, 5_ms);
+    CHECK(m.hystart_found() == cubic::hystart_exit::delay);
+    CHECK(m.ssthresh() == 16000);
+    m.on_ack(1000, 100_ms, t);
+    CHECK(m.in_epoch()); // no longer slow start: the ACK started a CUBIC epoch
+}
+
+TEST_CASE("HyStart, delay: the threshold is at least 4 ms and at most 16 ms") {
+    auto found_after = [](duration base, duration later) {
+        cubic m(1000, 16000, hystart_delay);
+        std::uint32_t una = 0;
+        const instant t = slow_start_round(m, epoch, una, 9, base, 1_ms);
+        slow_start_round(m, t, una, 9, later, 1_ms);
+        return m.hystart_found() == cubic::hystart_exit::delay;
+    };
+    CHECK_FALSE(found_after(10_ms, 14_ms)); // 10 / 8 = 1.25 ms, but at least 4 ms
+    CHECK(found_after(10_ms, 14'001_us));
+    CHECK_FALSE(found_after(200_ms, 216_ms)); // 200 / 8 = 25 ms, but at most 16 ms
+    CHECK(found_after(200_ms, 216'001_us));
+}
+
+TEST_CASE("HyStart waits for 16 segments of cwnd, and config::hystart_detect = 0 turns it off") {
+    cubic small(1000, 15000, hystart_delay);
+    cubic off(1000, 16000, 0);
+    for (cubic* m : {&small, &off}) {
+        std::uint32_t una = 0;
+        const instant t = slow_start_round(*m, epoch, una, 9, 100_ms, 1_ms);
+        slow_start_round(*m, t, una, 9, 200_ms, 1_ms);
+        CHECK(m->hystart_found() == cubic::hystart_exit::none);
+        CHECK(m->ssthresh() == 0x7FFFFFFF);
+    }
+    CHECK(config{}.hystart_detect == (hystart_ack_train | hystart_delay)); // Linux: hystart_detect=3
+}
+
+TEST_CASE("HyStart, ACK train: ACKs at most 2 ms apart for longer than (min RTT + allowance) / 2 end slow start") {
+    // min RTT 40 ms; allowance min(1 ms, 4 * 64 KiB at 2 cwnd / SRTT = 800 kB/s) = 1 ms: threshold 20.5 ms
+    cubic spaced(1000, 16000, hystart_ack_train);
+    std::uint32_t una = 0;
+    const instant t = slow_start_round(spaced, epoch, una, 30, 40_ms, 3_ms, 40_ms); // a broken train
+    CHECK(spaced.hystart_found() == cubic::hystart_exit::none);
+    slow_start_round(spaced, t, una, 30, 40_ms, 2_ms, 40_ms); // 2 ms apart: still a train
+    CHECK(spaced.hystart_found() == cubic::hystart_exit::ack_train);
+
+    cubic m(1000, 16000, hystart_ack_train);
+    una = 0;
+    slow_start_round(m, epoch, una, 1, 40_ms, 1_ms, 40_ms); // min RTT 40 ms
+    // the next round: its first ACK at 100 ms, then one per ms; 20 ms later is not yet past 20.5 ms
+    const instant u = slow_start_round(m, epoch + 100_ms, una, 21, 40_ms, 1_ms, 40_ms);
+    CHECK(m.hystart_found() == cubic::hystart_exit::none);
+    slow_start_round(m, u, una, 22, 40_ms, 1_ms, 40_ms); // the next round's 22nd ACK is 21 ms after its first
+    CHECK(m.hystart_found() == cubic::hystart_exit::ack_train);
+    CHECK(m.ssthresh() == 16000);
+}
+
+TEST_CASE("HyStart: an RTO starts it over; after its exit congestion avoidance grows at least 5 % per RTT until a loss") {
+    cubic m(1000, 16000, hystart_delay);
+    std::uint32_t una = 0;
+    instant t = slow_start_round(m, epoch, una, 9, 100_ms, 1_ms);
+    t = slow_start_round(m, t, una, 9, 150_ms, 1_ms);
+    REQUIRE(m.hystart_found() == cubic::hystart_exit::delay);
+
+    // no W_max yet: W_cubic = cwnd from K = 0 barely grows, W_est by 1 segment per window; the
+    // floor (Linux: cnt <= 20 while last_max_cwnd is 0) adds acked / 20
+    m.set_cwnd(100000);
+    m.set_ssthresh(100000);
+    m.on_ack(1000, 100_ms, t); // W_est = 100.01 segments: 100010 < 100000 + 1000 / 20
+    CHECK(m.cwnd() == 100050);
+
+    m.on_rto(100000, t);
+    CHECK(m.hystart_found() == cubic::hystart_exit::none);
+    CHECK(m.delay_min() == duration::zero());
+    m.set_cwnd(16000);
+    t = slow_start_round(m, t + 2_s, una, 9, 100_ms, 1_ms);
+    slow_start_round(m, t, una, 9, 150_ms, 1_ms);
+    CHECK(m.hystart_found() == cubic::hystart_exit::delay);
+
+    cubic r(1000, 100000); // after a loss there is a W_max: no floor
+    r.enter_recovery(100000, epoch);
+    r.set_cwnd(100000);
+    r.on_ack(1000, 100_ms, epoch);
+    CHECK(r.cwnd() == 100010);
+}
+
+TEST_CASE("HyStart: delay samples in the first second of a congestion epoch are not used (Linux: after recovery)") {
+    cubic m(1000, 100000, hystart_delay);
+    m.enter_recovery(100000, epoch);
+    m.on_ack(1000, 100_ms, epoch); // the epoch starts
+    m.on_sample({5_ms, 100_ms, seq32(1), seq32(2)}, epoch + 999_ms);
+    CHECK(m.delay_min() == duration::zero());
+    m.on_sample({5_ms, 100_ms, seq32(1), seq32(2)}, epoch + 1_s);
+    CHECK(m.delay_min() == 5_ms);
+}
+
 TEST_CASE("congestion: CUBIC is the default, the config picks the model per connection") {
     CHECK(config{}.congestion == congestion_control::cubic);
     config c = test_config();

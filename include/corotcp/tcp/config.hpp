@@ -17,6 +17,11 @@ enum class congestion_control : std::uint8_t {
     cubic,   ///< RFC 9438, Linux's default and ours
 };
 
+/// The signals CUBIC's HyStart may end slow start on (config::hystart_detect, a bit set; Linux's
+/// tcp_cubic module parameter hystart_detect uses the same bits).
+inline constexpr std::uint8_t hystart_ack_train = 1; ///< ACKs keep coming back to back for half the minimum RTT
+inline constexpr std::uint8_t hystart_delay = 2;     ///< the round's minimum RTT grew by an eighth (4..16 ms)
+
 struct config {
     // --- segment size and buffers ---
     /// The MSS we announce and the largest payload we send (the stack sets it from the link's MTU - 40).
@@ -80,6 +85,11 @@ struct config {
     std::uint32_t initial_cwnd_segments = 10;
     /// tcp_congestion_control: CUBIC (RFC 9438) as on Linux, or NewReno (RFC 5681, RFC 6582).
     congestion_control congestion = congestion_control::cubic;
+    /// CUBIC's HyStart (Linux tcp_cubic: hystart=1, hystart_detect=3): leave slow start when the
+    /// ACK train or the rising RTT says the window has reached the path's capacity, before the
+    /// queue overflows (tcp/congestion.hpp). 0: off, slow start runs until the first loss
+    /// (RFC 5681). NewReno does not use it.
+    std::uint8_t hystart_detect = hystart_ack_train | hystart_delay;
 
     friend bool operator==(const config&, const config&) = default;
 };

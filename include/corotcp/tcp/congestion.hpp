@@ -1,8 +1,10 @@
 // corotcp/tcp/congestion.hpp: congestion control, as a policy the TCB holds per connection.
 //
-// A model owns cwnd and ssthresh (in bytes) and reacts to four events; the TCB decides when they
+// A model owns cwnd and ssthresh (in bytes) and reacts to five events; the TCB decides when they
 // happen (loss detection, recovery, the RTO are the TCB's, RFC 5681 3.2 / RFC 6582 / RFC 6675):
 //
+//     on_sample(sample, now)        an ACK of new data, in or out of recovery, before on_ack: its
+//                                   RTT sample and the send sequence space (Linux's pkts_acked)
 //     on_ack(acked, rtt, now)       new data acknowledged outside recovery (slow start or CA)
 //     enter_recovery(flight, now)   a loss was detected by duplicate ACKs / SACK: reduce once
 //     exit_recovery(now)            the recovery point was acknowledged
@@ -10,7 +12,8 @@
 //
 // and set_cwnd() for the TCB's recovery mechanics (NewReno's inflation and deflation, RFC 6582 3.2).
 // set_ssthresh() carries ssthresh over when a connection switches algorithms (switch_to()).
-// Models: `newreno` (RFC 5681, with RFC 3465's L = 2 SMSS in slow start) and `cubic` (RFC 9438).
+// Models: `newreno` (RFC 5681, with RFC 3465's L = 2 SMSS in slow start) and `cubic` (RFC 9438,
+// with Linux's HyStart to end the first slow start before the queue overflows).
 // `congestion_controller` holds either (a variant: no virtual calls) and is what the TCB uses.
 //
 // Arithmetic: bytes in integers for NewReno; CUBIC computes in segments and seconds with doubles
@@ -22,17 +25,29 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <variant>
 
 #include "corotcp/tcp/config.hpp"
 #include "corotcp/util/time.hpp"
+#include "corotcp/wire/seq.hpp"
 
 namespace corotcp::tcp {
 
+/// What an ACK of new data tells a model besides the bytes it acknowledged (Linux's pkts_acked):
+/// the round-trip time it measured, if it measured one, and where the send sequence space stands.
+struct ack_sample {
+    std::optional<duration> rtt; ///< this ACK's RTT sample (none: it gave no sample)
+    duration srtt;               ///< the smoothed RTT after it (zero before any sample)
+    wire::seq32 una;             ///< SND.UNA after the ACK
+    wire::seq32 max;             ///< SND.MAX: the highest sequence number sent, plus one
+};
+
 template <class M>
-concept congestion_model = requires(M m, const M cm, std::uint32_t n, duration d, instant t) {
+concept congestion_model = requires(M m, const M cm, std::uint32_t n, duration d, instant t, ack_sample a) {
     { cm.cwnd() } -> std::same_as<std::uint32_t>;
     { cm.ssthresh() } -> std::same_as<std::uint32_t>;
+    m.on_sample(a, t);
     m.on_ack(n, d, t);
     m.enter_recovery(n, t);
     m.exit_recovery(t);
@@ -50,6 +65,7 @@ public:
     [[nodiscard]] std::uint32_t cwnd() const noexcept { return cwnd_; }
     [[nodiscard]] std::uint32_t ssthresh() const noexcept { return ssthresh_; }
 
+    void on_sample(const ack_sample& /*s*/, instant /*now*/) noexcept {}
     /// RFC 5681 3.1: slow start adds min(acked, L * SMSS) with L = 2 (RFC 3465); congestion
     /// avoidance adds one SMSS per cwnd of acknowledged bytes (byte counting).
     void on_ack(std::uint32_t acked, duration /*rtt*/, instant /*now*/) noexcept {
@@ -90,6 +106,19 @@ private:
 
 /// RFC 9438 CUBIC: after a reduction, the window follows W_cubic(t) = C (t - K)^3 + W_max, at
 /// least the Reno-friendly estimate W_est; slow start as NewReno's.
+///
+/// Slow start before the first reduction ends early with HyStart (Ha and Rhee, "Taming the
+/// elephants", 2008), as in Linux's tcp_cubic (hystart=1, hystart_detect=3): from 16 segments of
+/// cwnd on, per round trip (a round ends when SND.UNA passes what SND.MAX was at its start),
+///  * ACK train: ACKs that keep arriving within 2 ms of each other for more than half the minimum
+///    RTT (plus an allowance for ACK compression) mean the window already fills the path;
+///  * delay: the least of the round's first 8 RTT samples exceeds the minimum RTT by more than
+///    clamp(min RTT / 8, 4 ms, 16 ms): a queue is building.
+/// Either sets ssthresh = cwnd, and congestion avoidance starts there. Until the first reduction
+/// there is no W_max to return to, so congestion avoidance then grows by at least 5 % per round
+/// trip (Linux: cnt at most 20 while last_max_cwnd is 0); without that floor, W_cubic's convex
+/// start from K = 0 would take seconds to grow the window on a long path. An RTO re-arms HyStart
+/// for the slow start that follows (Linux resets it in TCP_CA_Loss).
 class cubic {
 public:
     static constexpr double c = 0.4;    ///< C, segments / s^3 (RFC 9438 4.1)
@@ -97,7 +126,21 @@ public:
     /// alpha_cubic = 3 (1 - beta) / (1 + beta): W_est grows like Reno with this beta (4.3).
     static constexpr double alpha = 3.0 * (1.0 - beta) / (1.0 + beta);
 
-    cubic(std::uint32_t mss, std::uint32_t initial_cwnd) noexcept : mss_(mss), cwnd_(initial_cwnd) {}
+    // HyStart's constants, Linux's values (tcp_cubic.c)
+    static constexpr std::uint32_t hystart_low_window = 16;              ///< segments of cwnd before it looks
+    static constexpr duration hystart_ack_delta = duration::millis(2);   ///< the most between ACKs of a train
+    static constexpr unsigned hystart_min_samples = 8;                   ///< RTT samples per round for the delay signal
+    static constexpr duration hystart_delay_min = duration::millis(4);   ///< the delay threshold's bounds
+    static constexpr duration hystart_delay_max = duration::millis(16);
+    /// Delay samples are not used this soon after a congestion epoch starts (Linux: HZ).
+    static constexpr duration hystart_epoch_quiet = duration::seconds(1);
+
+    /// Why HyStart ended slow start.
+    enum class hystart_exit : std::uint8_t { none, ack_train, delay };
+
+    cubic(std::uint32_t mss, std::uint32_t initial_cwnd,
+          std::uint8_t hystart_detect = hystart_ack_train | hystart_delay) noexcept
+        : mss_(mss), cwnd_(initial_cwnd), hystart_detect_(hystart_detect) {}
 
     [[nodiscard]] std::uint32_t cwnd() const noexcept { return static_cast<std::uint32_t>(cwnd_); }
     [[nodiscard]] std::uint32_t ssthresh() const noexcept { return ssthresh_; }
@@ -108,9 +151,24 @@ public:
     /// W_est in segments, the Reno-friendly estimate (4.3).
     [[nodiscard]] double w_est() const noexcept { return w_est_; }
     [[nodiscard]] bool in_epoch() const noexcept { return epoch_started_; }
+    /// How the last slow start was ended by HyStart (none: it was not, or it is still running).
+    [[nodiscard]] hystart_exit hystart_found() const noexcept { return found_; }
+    /// The least RTT sample seen (HyStart's delay_min), zero before any.
+    [[nodiscard]] duration delay_min() const noexcept { return delay_min_; }
 
     /// RFC 9438 eq. 1, in segments: W_cubic(t) = C (t - K)^3 + W_max, t in seconds since the epoch.
     [[nodiscard]] double w_cubic(double t) const noexcept { return c * std::pow(t - k_, 3) + w_max_; }
+
+    /// HyStart's input (Linux's cubictcp_acked): the minimum RTT, then both signals while in slow start.
+    void on_sample(const ack_sample& s, instant now) noexcept {
+        if (!s.rtt) return;
+        if (epoch_started_ && now - epoch_start_ < hystart_epoch_quiet) return; // just after a recovery
+        const duration delay = std::max(*s.rtt, duration::micros(1));
+        if (delay_min_ == duration::zero() || delay < delay_min_) delay_min_ = delay;
+        if (hystart_detect_ != 0 && found_ == hystart_exit::none && cwnd_ < ssthresh_ &&
+            cwnd_ >= static_cast<double>(hystart_low_window) * mss_)
+            hystart_update(s, delay, now);
+    }
 
     void on_ack(std::uint32_t acked, duration rtt, instant now) noexcept {
         if (cwnd_ < ssthresh_) { // slow start (RFC 9438 4.10 leaves it to RFC 5681)
@@ -121,16 +179,18 @@ public:
         const double seg = mss_;
         const double w = cwnd_ / seg;
         const double t = (now - epoch_start_).seconds_f();
+        // before any reduction: at least 5 % per round trip (one segment per 20 acknowledged)
+        const double floor = reduced_ ? 0.0 : acked / 20.0;
         // 4.3: W_est grows by alpha segments per window of acknowledged segments, 1 once past W_max
         const double a = w_est_ >= w_max_ ? 1.0 : alpha;
         w_est_ += a * (acked / seg) / w;
         if (w_cubic(t) < w_est_) { // 4.3: the Reno-friendly region
-            cwnd_ = std::max(cwnd_, w_est_ * seg);
+            cwnd_ = std::max(cwnd_ + floor, w_est_ * seg);
             return;
         }
         // 4.4 / 4.5: concave and convex regions; target = W_cubic(t + RTT) in [cwnd, 1.5 cwnd]
         const double target = std::clamp(w_cubic(t + rtt.seconds_f()), w, 1.5 * w);
-        cwnd_ += (target - w) / w * acked;
+        cwnd_ += std::max((target - w) / w * acked, floor);
     }
 
     /// RFC 9438 4.6 and 4.7: W_max = cwnd (or, with fast convergence, cwnd (1 + beta) / 2 when it
@@ -141,9 +201,13 @@ public:
     }
     void exit_recovery(instant /*now*/) noexcept {}
     /// RFC 9438 4.8: as a congestion event for W_max and ssthresh, then cwnd = 1 SMSS (RFC 5681).
+    /// HyStart starts over for the slow start that follows.
     void on_rto(std::uint32_t flight, instant /*now*/) noexcept {
         reduce(flight);
         cwnd_ = mss_;
+        found_ = hystart_exit::none;
+        round_open_ = false;
+        delay_min_ = duration::zero();
     }
     void set_cwnd(std::uint32_t cw) noexcept { cwnd_ = cw; }
     void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
@@ -155,6 +219,7 @@ private:
         w_max_ = w < w_max_ ? w * (1.0 + beta) / 2.0 : w; // 4.7 fast convergence
         ssthresh_ = std::max(static_cast<std::uint32_t>(flight * beta), 2 * mss_);
         epoch_started_ = false;
+        reduced_ = true;
     }
 
     /// RFC 9438 4.2: the epoch starts at the first ACK in congestion avoidance after a reduction;
@@ -172,6 +237,49 @@ private:
         w_est_ = w;
     }
 
+    /// Linux's hystart_update: a new round once SND.UNA passes the last round's SND.MAX; then the
+    /// two signals.
+    void hystart_update(const ack_sample& s, duration delay, instant now) noexcept {
+        if (!round_open_ || round_end_ < s.una) {
+            round_open_ = true;
+            round_end_ = s.max;
+            round_start_ = last_ack_ = now;
+            round_min_ = duration::max();
+            samples_ = 0;
+        }
+        if ((hystart_detect_ & hystart_ack_train) != 0 && now - last_ack_ <= hystart_ack_delta) {
+            last_ack_ = now;
+            // half the minimum RTT: an unpaced sender's round is a train of ACKs spaced by the
+            // bottleneck, which lasts as long as the window takes to drain through it
+            const duration threshold = (delay_min_ + ack_allowance(s.srtt)) / 2;
+            if (now - round_start_ > threshold) return leave_slow_start(hystart_exit::ack_train);
+        }
+        if ((hystart_detect_ & hystart_delay) != 0) {
+            round_min_ = std::min(round_min_, delay);
+            if (samples_ < hystart_min_samples) {
+                ++samples_;
+            } else {
+                const duration eta = std::clamp(delay_min_ / 8, hystart_delay_min, hystart_delay_max);
+                if (round_min_ > delay_min_ + eta) return leave_slow_start(hystart_exit::delay);
+            }
+        }
+    }
+
+    /// Linux's hystart_ack_delay: the time 4 GSO super-segments (64 KiB) take at the pacing rate
+    /// Linux computes in slow start (2 cwnd / SRTT), at most 1 ms; ACKs compressed by receive
+    /// offload or delayed ACKs may arrive that much late or early.
+    [[nodiscard]] duration ack_allowance(duration srtt) const noexcept {
+        if (srtt <= duration::zero()) return duration::zero();
+        const double rate = 2.0 * cwnd_ / srtt.seconds_f(); // bytes per second
+        const double seconds = 4.0 * 65536.0 / rate;
+        return seconds >= 0.001 ? duration::millis(1) : duration::micros(static_cast<std::int64_t>(seconds * 1e6));
+    }
+
+    void leave_slow_start(hystart_exit why) noexcept {
+        found_ = why;
+        ssthresh_ = cwnd();
+    }
+
     std::uint32_t mss_;
     double cwnd_; ///< bytes
     std::uint32_t ssthresh_ = 0x7FFFFFFF;
@@ -180,6 +288,17 @@ private:
     double w_est_ = 0; ///< segments
     instant epoch_start_;
     bool epoch_started_ = false;
+    bool reduced_ = false; ///< a congestion event happened (W_max is real)
+    // HyStart
+    std::uint8_t hystart_detect_;
+    hystart_exit found_ = hystart_exit::none;
+    bool round_open_ = false;
+    unsigned samples_ = 0;               ///< RTT samples taken this round (up to hystart_min_samples)
+    wire::seq32 round_end_;              ///< the round ends when SND.UNA passes this
+    instant round_start_;
+    instant last_ack_;                   ///< the last ACK of the current train
+    duration round_min_ = duration::max(); ///< the least RTT sample of this round
+    duration delay_min_ = duration::zero(); ///< the least RTT sample of the connection
 };
 
 static_assert(congestion_model<newreno>);
@@ -188,9 +307,11 @@ static_assert(congestion_model<cubic>);
 /// The TCB's congestion control: one of the models, chosen by config::congestion.
 class congestion_controller {
 public:
-    congestion_controller(congestion_control which, std::uint32_t mss, std::uint32_t initial_cwnd) noexcept
-        : model_(which == congestion_control::cubic ? model{cubic(mss, initial_cwnd)}
-                                                    : model{newreno(mss, initial_cwnd)}) {}
+    congestion_controller(congestion_control which, std::uint32_t mss, std::uint32_t initial_cwnd,
+                          std::uint8_t hystart_detect = hystart_ack_train | hystart_delay) noexcept
+        : model_(which == congestion_control::cubic ? model{cubic(mss, initial_cwnd, hystart_detect)}
+                                                    : model{newreno(mss, initial_cwnd)}),
+          hystart_detect_(hystart_detect) {}
 
     [[nodiscard]] congestion_control algorithm() const noexcept {
         return std::holds_alternative<cubic>(model_) ? congestion_control::cubic : congestion_control::newreno;
@@ -200,6 +321,9 @@ public:
     }
     [[nodiscard]] std::uint32_t ssthresh() const noexcept {
         return std::visit([](const auto& m) { return m.ssthresh(); }, model_);
+    }
+    void on_sample(const ack_sample& a, instant now) noexcept {
+        std::visit([&](auto& m) { m.on_sample(a, now); }, model_);
     }
     void on_ack(std::uint32_t acked, duration rtt, instant now) noexcept {
         std::visit([&](auto& m) { m.on_ack(acked, rtt, now); }, model_);
@@ -226,7 +350,7 @@ public:
         if (which == algorithm()) return;
         const std::uint32_t c = cwnd();
         const std::uint32_t s = ssthresh();
-        *this = congestion_controller(which, mss, c);
+        *this = congestion_controller(which, mss, c, hystart_detect_);
         set_ssthresh(s);
     }
     void set_ssthresh(std::uint32_t s) noexcept {
@@ -238,6 +362,7 @@ public:
 private:
     using model = std::variant<newreno, cubic>;
     model model_;
+    std::uint8_t hystart_detect_;
 };
 
 } // namespace corotcp::tcp

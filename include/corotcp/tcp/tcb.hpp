@@ -174,7 +174,7 @@ public:
     tcb(std::shared_ptr<const config> cfg, std::uint16_t local_port, std::uint16_t remote_port)
         : cfg_(std::move(cfg)), local_port_(local_port), remote_port_(remote_port),
           rtt_(rtt_config{cfg_->rto_initial, cfg_->rto_min, cfg_->rto_max, duration::millis(1)}),
-          cc_(cfg_->congestion, 536, cfg_->initial_cwnd_segments * 536), snd_buf_(cfg_->send_buffer),
+          cc_(cfg_->congestion, 536, cfg_->initial_cwnd_segments * 536, cfg_->hystart_detect), snd_buf_(cfg_->send_buffer),
           rcv_buf_(cfg_->recv_buffer) {
         snd_mss_ = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
         rcv_mss_ = std::min<std::uint32_t>(cfg_->mss, 536);
@@ -506,7 +506,7 @@ private:
         snd_nxt_ = iss;
         snd_max_ = iss;
         rack_.reset(iss + 1);
-        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_);
+        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
         // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
         // The ISN is already an unpredictable per-connection number (RFC 6528); reuse it.
         ts_offset_ = iss.value();
@@ -542,7 +542,7 @@ private:
         max_snd_wnd_ = snd_wnd_;
         snd_wl1_ = syn.seq;
         snd_wl2_ = syn.ack;
-        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_);
+        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
         // the window our SYN or SYN-ACK offers is unscaled (RFC 7323 2.2)
         rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), 0xFFFF));
     }
@@ -797,12 +797,15 @@ private:
         // With timestamps (RFC 7323 4.1) every ACK that advances SND.UNA gives a sample, also for
         // retransmitted data (so it ends the backoff); the timed segment, when it is covered, gives
         // a finer one (microseconds, not TSval's milliseconds).
+        std::optional<duration> sample;
         if (rtt_timing_ && ack > rtt_seq_) {
-            take_rtt_sample(now, now - rtt_start_);
+            sample = now - rtt_start_;
             rtt_timing_ = false;
-        } else if (const auto r = rtt_from_echo(now, seg)) {
-            take_rtt_sample(now, *r);
+        } else {
+            sample = rtt_from_echo(now, seg);
         }
+        if (sample) take_rtt_sample(now, *sample);
+        cc_.on_sample({sample, rtt_.srtt(), snd_una_, snd_max_}, now);
         rtx_count_ = 0;
         soft_error_ = errc::ok; // new data got through: an earlier ICMP error is moot (Linux: sk_err_soft = 0)
         // RFC 6582 3.2 step 5, the "impatient" variant: in NewReno recovery only the first partial
