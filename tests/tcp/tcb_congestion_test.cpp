@@ -146,6 +146,36 @@ TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd
     CHECK(m.w_max() == Approx(12));
 }
 
+// ================================================================== congestion window validation
+
+TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited; RFC 7661's aim)") {
+    auto run = [](std::uint32_t per_rtt, int rtts) {
+        harness h; // NewReno, SMSS 1000, cwnd 10 segments, slow start
+        h.establish_as_client(100_ms, 1000);
+        std::uint32_t next = 1001;
+        for (int i = 0; i < rtts; ++i) {
+            h.send(pattern(per_rtt));
+            const auto out = h.poll();
+            REQUIRE(!out.empty());
+            h.advance(100_ms);
+            for (const auto& seg : out) { // one ACK per segment
+                next = seg.seq() + seg.len();
+                h.in(ack(peer_iss + 1, next));
+            }
+        }
+        return h.t.cwnd();
+    };
+    // request/response: 64 bytes per round trip never fill cwnd, which stays where it was
+    CHECK(run(64, 50) == 10000);
+    // half of cwnd: not below twice the most in flight (5000 * 2 = cwnd), no growth
+    CHECK(run(5000, 3) == 10000);
+    // more than half in slow start: cwnd grows to twice the most in flight and no further
+    CHECK(run(6000, 1) == 12000);
+    CHECK(run(6000, 4) == 12000);
+    // cwnd full: slow start doubles it per round trip
+    CHECK(run(10000, 1) == 20000);
+}
+
 // ================================================================== HyStart (Linux's tcp_cubic)
 // SMSS 1000; cwnd 16 segments, the least at which HyStart looks. One round = the ACKs until SND.UNA
 // passes the SND.MAX of the round's first ACK.

@@ -505,6 +505,7 @@ private:
         snd_una_ = iss;
         snd_nxt_ = iss;
         snd_max_ = iss;
+        cwnd_usage_seq_ = iss;
         rack_.reset(iss + 1);
         cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
         // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
@@ -1103,7 +1104,10 @@ private:
     void on_congestion_ack(instant now, seq32 ack, std::uint32_t acked, std::uint32_t flight_before) {
         dupacks_ = 0;
         limited_bytes_ = 0;
-        if (!in_recovery_) return cc_.on_ack(acked, rtt_.srtt(), now); // slow start or CA, per model
+        if (!in_recovery_) { // slow start or CA, per model; only when the window was in use
+            if (cwnd_limited()) cc_.on_ack(acked, rtt_.srtt(), now);
+            return;
+        }
         const std::uint32_t cwnd = cc_.cwnd();
         const std::uint32_t ssthresh = cc_.ssthresh();
         if (ack >= recover_) { // full acknowledgement: leave recovery, deflate the window (RFC 6582 3.2 (3))
@@ -1150,6 +1154,29 @@ private:
         retransmit_head_ = true;
         rtt_timing_ = false;
         ++stats_.fast_retransmits;
+    }
+
+    /// Congestion window validation (RFC 7661's aim, Linux's rule, tcp_is_cwnd_limited): cwnd
+    /// grows only if the sender used it. In the window of data last sent, either a transmission
+    /// found no room for another full segment, or (slow start) cwnd is below twice the most that
+    /// was in flight. An application that sends less than cwnd per round trip, such as a request/
+    /// response exchange, leaves cwnd where it is instead of inflating it without bound (and then
+    /// bursting a huge window into the network when it does have data).
+    [[nodiscard]] bool cwnd_limited() const noexcept {
+        if (cwnd_limited_) return true;
+        return cc_.cwnd() < cc_.ssthresh() && cc_.cwnd() < 2 * max_flight_;
+    }
+
+    /// Linux's tcp_cwnd_validate, after data was sent: remembers, for the window now in flight
+    /// (until SND.UNA reaches cwnd_usage_seq_), whether cwnd limited it and the most in flight.
+    void note_cwnd_use() noexcept {
+        const auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
+        const bool limited = flight + snd_mss_ > cc_.cwnd();
+        if (!(snd_una_ < cwnd_usage_seq_) || limited || (!cwnd_limited_ && flight > max_flight_)) {
+            cwnd_limited_ = limited;
+            max_flight_ = flight;
+            cwnd_usage_seq_ = snd_max_;
+        }
     }
 
     /// RFC 3042 limited transmit: on the first two duplicate ACKs, one more segment of new data
@@ -1494,6 +1521,7 @@ private:
             if (retransmit_head_) resend_head(now, emit);
             send_data(now, emit);
         }
+        if (stats_.segments_out != sent_before) note_cwnd_use();
         if (max_before < snd_max_) arm_probe(now); // RFC 8985 7.2: after new data
         if (probe_pending_) {
             probe_pending_ = false;
@@ -1861,6 +1889,10 @@ private:
     congestion_controller cc_;
     unsigned dupacks_ = 0;
     std::uint32_t limited_bytes_ = 0;  ///< sent by limited transmit since the last new ACK (RFC 3042)
+    // congestion window validation (cwnd_limited)
+    bool cwnd_limited_ = false;   ///< a transmission in the current window found cwnd full
+    std::uint32_t max_flight_ = 0; ///< the most in flight in the current window (bytes)
+    seq32 cwnd_usage_seq_;        ///< the current window ends when SND.UNA reaches this
     unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
     seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
     seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
