@@ -125,16 +125,23 @@ TEST_CASE("CUBIC: fast convergence: a loss below the previous W_max sets W_max =
     CHECK(m.cwnd() == 56000);
 }
 
-TEST_CASE("CUBIC: an RTO reduces like a loss for W_max and ssthresh, then cwnd = 1 SMSS, slow start follows") {
+TEST_CASE("CUBIC: an RTO sets ssthresh as a loss does, cwnd = 1 SMSS, and the next congestion avoidance has K = 0, W_max = its cwnd (RFC 9438 4.8)") {
     cubic m(1000, 100000);
     m.on_rto(100000, epoch);
-    CHECK(m.w_max() == Approx(100));
     CHECK(m.ssthresh() == 70000);
     CHECK(m.cwnd() == 1000);
     m.on_ack(1000, 100_ms, epoch);
     CHECK(m.cwnd() == 2000);
     m.on_ack(5000, 100_ms, epoch);
     CHECK(m.cwnd() == 4000);
+    // slow start up to ssthresh, then the first ACK in congestion avoidance starts the epoch there
+    m.set_cwnd(70000);
+    m.on_ack(1000, 100_ms, epoch + 1_s);
+    CHECK(m.in_epoch());
+    CHECK(m.k() == 0);
+    CHECK(m.w_max() == Approx(70));
+    // no W_max to return to: Linux's floor, 1 segment per 20 acknowledged (W_est: 70 + 1 / 70 less)
+    CHECK(m.cwnd() == 70050);
 }
 
 TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd") {
@@ -148,7 +155,7 @@ TEST_CASE("CUBIC: an epoch starting at or above W_max has K = 0 and W_max = cwnd
 
 // ================================================================== congestion window validation
 
-TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited; RFC 7661's aim)") {
+TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited, RFC 7661's aim)") {
     auto run = [](std::uint32_t per_rtt, int rtts) {
         harness h; // NewReno, SMSS 1000, cwnd 10 segments, slow start
         h.establish_as_client(100_ms, 1000);
@@ -176,6 +183,41 @@ TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited;
     CHECK(run(10000, 1) == 20000);
 }
 
+TEST_CASE("cwnd validation in congestion avoidance: a full window grows cwnd, an application-limited one does not") {
+    harness h; // NewReno, SMSS 1000
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    // all 10 lost: the RTO (300 ms) sets ssthresh = 5000, cwnd = 1000 and resends the first
+    REQUIRE(h.run_until(at(400_ms)).size() == 1);
+    REQUIRE(h.t.ssthresh() == 5000);
+    std::uint32_t next = 1001;
+    auto round = [&](std::uint32_t bytes) { // send, then one ACK per segment a round trip later
+        if (bytes > 0) h.send(pattern(bytes));
+        const auto out = h.poll();
+        h.advance(100_ms);
+        for (const auto& seg : out) {
+            next = std::max<std::uint32_t>(next, static_cast<std::uint32_t>(seg.seq() + seg.len()));
+            h.in(ack(peer_iss + 1, next));
+        }
+    };
+    next = 11001; // the peer had everything but the first: one ACK takes all 10000
+    h.in(ack(peer_iss + 1, next));
+    round(0); // the go-back sends nothing more: all is acknowledged
+    // grow to ssthresh with full windows, then congestion avoidance
+    for (int i = 0; i < 4 && h.t.cwnd() < h.t.ssthresh(); ++i) round(h.t.cwnd());
+    REQUIRE(h.t.cwnd() >= h.t.ssthresh());
+    const std::uint32_t ca = h.t.cwnd();
+    for (int i = 0; i < 5; ++i) round(200); // application-limited: no growth
+    CHECK(h.t.cwnd() == ca);
+    round(ca); // a full window: one SMSS more (NewReno: byte counting)
+    CHECK(h.t.cwnd() == ca + 1000);
+    // limited again: the full window's mark ends with it (30 rounds of 200 bytes would be more
+    // than a window's worth of ACKed bytes, one SMSS of growth, if it did not)
+    for (int i = 0; i < 30; ++i) round(200);
+    CHECK(h.t.cwnd() == ca + 1000);
+}
+
 // ================================================================== HyStart (Linux's tcp_cubic)
 // SMSS 1000; cwnd 16 segments, the least at which HyStart looks. One round = the ACKs until SND.UNA
 // passes the SND.MAX of the round's first ACK.
@@ -183,17 +225,19 @@ TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited;
 namespace {
 
 /// Feeds a model the RTT samples of one slow-start round: `n` ACKs `spacing` apart from `start`,
-/// SND.UNA rising from `una`, each with `rtt`; returns the time after the last.
+/// SND.UNA rising from `una` by 1 segment and SND.MAX by 2 per ACK (as in slow start), each with
+/// `rtt`; returns the time after the last. The round is the one that began at its first ACK, so
+/// it ends when SND.UNA passes SND.MAX as it was then, not as it is at the last ACK.
 instant slow_start_round(cubic& m, instant start, std::uint32_t& una, int n, duration rtt, duration spacing,
                          duration srtt = 100_ms) {
-    const std::uint32_t end = una + 100000; // SND.MAX: the round lasts while SND.UNA is below it
+    const std::uint32_t first_max = una + 100000 + 1000;
     instant t = start;
     for (int i = 0; i < n; ++i) {
         una += 1000;
-        m.on_sample({rtt, srtt, seq32(una), seq32(end)}, t);
+        m.on_sample({rtt, srtt, seq32(una), seq32(first_max + 2000 * static_cast<std::uint32_t>(i))}, t);
         t = t + spacing;
     }
-    una = end + 1000; // the next round's first ACK passes this round's SND.MAX
+    una = first_max; // the next round's first ACK (una + 1000) passes the SND.MAX this round began with
     return t;
 }
 
@@ -201,7 +245,7 @@ instant slow_start_round(cubic& m, instant start, std::uint32_t& una, int n, dur
 
 TEST_CASE("HyStart, delay: the round's least RTT above min RTT + clamp(min RTT / 8, 4 ms, 16 ms) ends slow start") {
     cubic m(1000, 16000, hystart_delay);
-    std::uint32_t una = 0;
+    std::uint32_t una = 0xFFFF'0000; // the rounds cross the wrap of the sequence space
     instant t = slow_start_round(m, epoch, una, 9, 100_ms, 5_ms);
     CHECK(m.delay_min() == 100_ms);
     // eta = 100 / 8 = 12.5 ms: 112.5 ms is not above 112.5 ms
@@ -258,15 +302,16 @@ TEST_CASE("HyStart, ACK train: ACKs at most 2 ms apart for longer than (min RTT 
     cubic m(1000, 16000, hystart_ack_train);
     una = 0;
     slow_start_round(m, epoch, una, 1, 40_ms, 1_ms, 40_ms); // min RTT 40 ms
-    // the next round: its first ACK at 100 ms, then one per ms; 20 ms later is not yet past 20.5 ms
-    const instant u = slow_start_round(m, epoch + 100_ms, una, 21, 40_ms, 1_ms, 40_ms);
+    // the next round: its first ACK at 100 ms, then one per 0.5 ms; its 42nd, 20.5 ms after the
+    // first, is not past the threshold (it would be without the 1 ms allowance)
+    const instant u = slow_start_round(m, epoch + 100_ms, una, 42, 40_ms, 500_us, 40_ms);
     CHECK(m.hystart_found() == cubic::hystart_exit::none);
-    slow_start_round(m, u, una, 22, 40_ms, 1_ms, 40_ms); // the next round's 22nd ACK is 21 ms after its first
+    slow_start_round(m, u, una, 43, 40_ms, 500_us, 40_ms); // the next round's 43rd ACK is 21 ms after its first
     CHECK(m.hystart_found() == cubic::hystart_exit::ack_train);
     CHECK(m.ssthresh() == 16000);
 }
 
-TEST_CASE("HyStart: an RTO starts it over; after its exit congestion avoidance grows at least 5 % per RTT until a loss") {
+TEST_CASE("HyStart: an RTO starts it over, and after its exit congestion avoidance grows at least 5 % per RTT while there is no W_max") {
     cubic m(1000, 16000, hystart_delay);
     std::uint32_t una = 0;
     instant t = slow_start_round(m, epoch, una, 9, 100_ms, 1_ms);
@@ -303,6 +348,19 @@ TEST_CASE("HyStart: delay samples in the first second of a congestion epoch are 
     CHECK(m.delay_min() == duration::zero());
     m.on_sample({5_ms, 100_ms, seq32(1), seq32(2)}, epoch + 1_s);
     CHECK(m.delay_min() == 5_ms);
+}
+
+TEST_CASE("HyStart does not act during fast recovery (a NewReno partial ACK may leave cwnd below ssthresh)") {
+    cubic m(1000, 16000, hystart_delay);
+    std::uint32_t una = 0;
+    const instant t = slow_start_round(m, epoch, una, 9, 100_ms, 1_ms);
+    const std::uint32_t first_max = una + 100000;
+    for (int i = 0; i < 12; ++i) {
+        una += 1000;
+        m.on_sample({200_ms, 100_ms, seq32(una), seq32(first_max), true}, t + duration::millis(i));
+    }
+    CHECK(m.hystart_found() == cubic::hystart_exit::none);
+    CHECK(m.ssthresh() == 0x7FFFFFFF);
 }
 
 TEST_CASE("congestion: CUBIC is the default, the config picks the model per connection") {

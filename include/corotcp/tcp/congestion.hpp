@@ -4,7 +4,7 @@
 // happen (loss detection, recovery, the RTO are the TCB's, RFC 5681 3.2 / RFC 6582 / RFC 6675):
 //
 //     on_sample(sample, now)        an ACK of new data, in or out of recovery, before on_ack: its
-//                                   RTT sample and the send sequence space (Linux's pkts_acked)
+//                                   RTT sample and the send sequence space (as Linux's pkts_acked)
 //     on_ack(acked, rtt, now)       new data acknowledged outside recovery (slow start or CA)
 //     enter_recovery(flight, now)   a loss was detected by duplicate ACKs / SACK: reduce once
 //     exit_recovery(now)            the recovery point was acknowledged
@@ -34,13 +34,17 @@
 
 namespace corotcp::tcp {
 
-/// What an ACK of new data tells a model besides the bytes it acknowledged (Linux's pkts_acked):
-/// the round-trip time it measured, if it measured one, and where the send sequence space stands.
+/// What an ACK of new data tells a model besides the bytes it acknowledged (as Linux's
+/// pkts_acked): the round-trip time it measured, if it measured one, and where the send sequence
+/// space stands. The TCB's sample is the age of the most recently sent segment the ACK newly
+/// delivered (RACK's send times, as Linux's ca_rtt_us), else the timestamp echo, else the timed
+/// segment.
 struct ack_sample {
     std::optional<duration> rtt; ///< this ACK's RTT sample (none: it gave no sample)
     duration srtt;               ///< the smoothed RTT after it (zero before any sample)
     wire::seq32 una;             ///< SND.UNA after the ACK
     wire::seq32 max;             ///< SND.MAX: the highest sequence number sent, plus one
+    bool in_recovery = false;    ///< the TCB is in fast recovery (HyStart does not act then)
 };
 
 template <class M>
@@ -110,15 +114,17 @@ private:
 /// Slow start before the first reduction ends early with HyStart (Ha and Rhee, "Taming the
 /// elephants", 2008), as in Linux's tcp_cubic (hystart=1, hystart_detect=3): from 16 segments of
 /// cwnd on, per round trip (a round ends when SND.UNA passes what SND.MAX was at its start),
-///  * ACK train: ACKs that keep arriving within 2 ms of each other for more than half the minimum
-///    RTT (plus an allowance for ACK compression) mean the window already fills the path;
-///  * delay: the least of the round's first 8 RTT samples exceeds the minimum RTT by more than
-///    clamp(min RTT / 8, 4 ms, 16 ms): a queue is building.
-/// Either sets ssthresh = cwnd, and congestion avoidance starts there. Until the first reduction
-/// there is no W_max to return to, so congestion avoidance then grows by at least 5 % per round
-/// trip (Linux: cnt at most 20 while last_max_cwnd is 0); without that floor, W_cubic's convex
-/// start from K = 0 would take seconds to grow the window on a long path. An RTO re-arms HyStart
-/// for the slow start that follows (Linux resets it in TCP_CA_Loss).
+///  * ACK train: ACKs that keep arriving within 2 ms of each other for longer than (minimum RTT +
+///    an allowance for ACK compression) / 2 mean the window already fills the path;
+///  * delay: from the round's 9th RTT sample on, the least sample of the round exceeds the minimum
+///    RTT by more than clamp(min RTT / 8, 4 ms, 16 ms): a queue is building.
+/// Either sets ssthresh = cwnd, and congestion avoidance starts there. While there is no W_max to
+/// return to (before the first reduction, and after an RTO), congestion avoidance grows by at least
+/// 5 % per round trip (Linux: cnt at most 20 while last_max_cwnd is 0); without that floor,
+/// W_cubic's convex start from K = 0 would take seconds to grow the window on a long path.
+/// After an RTO, as RFC 9438 4.8 has it, the first congestion avoidance starts with K = 0 and
+/// W_max = the cwnd it starts at (Linux likewise forgets last_max_cwnd in TCP_CA_Loss), and
+/// HyStart is re-armed for the slow start that leads there.
 class cubic {
 public:
     static constexpr double c = 0.4;    ///< C, segments / s^3 (RFC 9438 4.1)
@@ -154,7 +160,7 @@ public:
     /// How the last slow start was ended by HyStart (none: it was not, or it is still running).
     [[nodiscard]] hystart_exit hystart_found() const noexcept { return found_; }
     /// The least RTT sample seen (HyStart's delay_min), zero before any.
-    [[nodiscard]] duration delay_min() const noexcept { return delay_min_; }
+    [[nodiscard]] duration delay_min() const noexcept { return duration::micros(delay_min_us_); }
 
     /// RFC 9438 eq. 1, in segments: W_cubic(t) = C (t - K)^3 + W_max, t in seconds since the epoch.
     [[nodiscard]] double w_cubic(double t) const noexcept { return c * std::pow(t - k_, 3) + w_max_; }
@@ -163,9 +169,9 @@ public:
     void on_sample(const ack_sample& s, instant now) noexcept {
         if (!s.rtt) return;
         if (epoch_started_ && now - epoch_start_ < hystart_epoch_quiet) return; // just after a recovery
-        const duration delay = std::max(*s.rtt, duration::micros(1));
-        if (delay_min_ == duration::zero() || delay < delay_min_) delay_min_ = delay;
-        if (hystart_detect_ != 0 && found_ == hystart_exit::none && cwnd_ < ssthresh_ &&
+        const std::uint32_t delay = static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.rtt->us, 1, UINT32_MAX));
+        if (delay_min_us_ == 0 || delay < delay_min_us_) delay_min_us_ = delay;
+        if (hystart_detect_ != 0 && found_ == hystart_exit::none && !s.in_recovery && cwnd_ < ssthresh_ &&
             cwnd_ >= static_cast<double>(hystart_low_window) * mss_)
             hystart_update(s, delay, now);
     }
@@ -200,14 +206,16 @@ public:
         cwnd_ = ssthresh_;
     }
     void exit_recovery(instant /*now*/) noexcept {}
-    /// RFC 9438 4.8: as a congestion event for W_max and ssthresh, then cwnd = 1 SMSS (RFC 5681).
-    /// HyStart starts over for the slow start that follows.
+    /// RFC 9438 4.8: ssthresh as for a congestion event (4.6), cwnd = 1 SMSS (RFC 5681); the
+    /// congestion avoidance that follows starts from K = 0 and W_max = its first cwnd (no W_max is
+    /// kept: start_epoch takes the window it starts at). HyStart starts over.
     void on_rto(std::uint32_t flight, instant /*now*/) noexcept {
         reduce(flight);
         cwnd_ = mss_;
+        w_max_ = 0;
+        reduced_ = false;
         found_ = hystart_exit::none;
-        round_open_ = false;
-        delay_min_ = duration::zero();
+        delay_min_us_ = 0;
     }
     void set_cwnd(std::uint32_t cw) noexcept { cwnd_ = cw; }
     void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
@@ -220,6 +228,7 @@ private:
         ssthresh_ = std::max(static_cast<std::uint32_t>(flight * beta), 2 * mss_);
         epoch_started_ = false;
         reduced_ = true;
+        round_open_ = false; // a slow start after this (cwnd below ssthresh) starts a fresh round
     }
 
     /// RFC 9438 4.2: the epoch starts at the first ACK in congestion avoidance after a reduction;
@@ -239,28 +248,29 @@ private:
 
     /// Linux's hystart_update: a new round once SND.UNA passes the last round's SND.MAX; then the
     /// two signals.
-    void hystart_update(const ack_sample& s, duration delay, instant now) noexcept {
+    void hystart_update(const ack_sample& s, std::uint32_t delay, instant now) noexcept {
+        const auto clock = static_cast<std::uint32_t>(now.us); // microseconds, wrapping
         if (!round_open_ || round_end_ < s.una) {
             round_open_ = true;
             round_end_ = s.max;
-            round_start_ = last_ack_ = now;
-            round_min_ = duration::max();
+            round_start_ = last_ack_ = clock;
+            round_min_us_ = UINT32_MAX;
             samples_ = 0;
         }
-        if ((hystart_detect_ & hystart_ack_train) != 0 && now - last_ack_ <= hystart_ack_delta) {
-            last_ack_ = now;
+        if ((hystart_detect_ & hystart_ack_train) != 0 && clock - last_ack_ <= hystart_ack_delta.us) {
+            last_ack_ = clock;
             // half the minimum RTT: an unpaced sender's round is a train of ACKs spaced by the
             // bottleneck, which lasts as long as the window takes to drain through it
-            const duration threshold = (delay_min_ + ack_allowance(s.srtt)) / 2;
-            if (now - round_start_ > threshold) return leave_slow_start(hystart_exit::ack_train);
+            const std::int64_t threshold = (delay_min_us_ + ack_allowance(s.srtt).us) / 2;
+            if (clock - round_start_ > threshold) return leave_slow_start(hystart_exit::ack_train);
         }
         if ((hystart_detect_ & hystart_delay) != 0) {
-            round_min_ = std::min(round_min_, delay);
+            round_min_us_ = std::min(round_min_us_, delay);
             if (samples_ < hystart_min_samples) {
                 ++samples_;
             } else {
-                const duration eta = std::clamp(delay_min_ / 8, hystart_delay_min, hystart_delay_max);
-                if (round_min_ > delay_min_ + eta) return leave_slow_start(hystart_exit::delay);
+                const std::int64_t eta = std::clamp<std::int64_t>(delay_min_us_ / 8, hystart_delay_min.us, hystart_delay_max.us);
+                if (round_min_us_ > delay_min_us_ + eta) return leave_slow_start(hystart_exit::delay);
             }
         }
     }
@@ -288,17 +298,19 @@ private:
     double w_est_ = 0; ///< segments
     instant epoch_start_;
     bool epoch_started_ = false;
-    bool reduced_ = false; ///< a congestion event happened (W_max is real)
+    bool reduced_ = false; ///< a congestion event set W_max (none yet, or an RTO forgot it)
     // HyStart
     std::uint8_t hystart_detect_;
     hystart_exit found_ = hystart_exit::none;
     bool round_open_ = false;
-    unsigned samples_ = 0;               ///< RTT samples taken this round (up to hystart_min_samples)
+    std::uint8_t samples_ = 0;           ///< RTT samples taken this round (up to hystart_min_samples)
     wire::seq32 round_end_;              ///< the round ends when SND.UNA passes this
-    instant round_start_;
-    instant last_ack_;                   ///< the last ACK of the current train
-    duration round_min_ = duration::max(); ///< the least RTT sample of this round
-    duration delay_min_ = duration::zero(); ///< the least RTT sample of the connection
+    // times as the low 32 bits of the microsecond clock, RTTs in microseconds (an idle connection
+    // stays within 1 KiB)
+    std::uint32_t round_start_ = 0;
+    std::uint32_t last_ack_ = 0;             ///< the last ACK of the current train
+    std::uint32_t round_min_us_ = UINT32_MAX; ///< the least RTT sample of this round
+    std::uint32_t delay_min_us_ = 0;         ///< the least RTT sample of the connection (0: none yet)
 };
 
 static_assert(congestion_model<newreno>);
@@ -310,8 +322,7 @@ public:
     congestion_controller(congestion_control which, std::uint32_t mss, std::uint32_t initial_cwnd,
                           std::uint8_t hystart_detect = hystart_ack_train | hystart_delay) noexcept
         : model_(which == congestion_control::cubic ? model{cubic(mss, initial_cwnd, hystart_detect)}
-                                                    : model{newreno(mss, initial_cwnd)}),
-          hystart_detect_(hystart_detect) {}
+                                                    : model{newreno(mss, initial_cwnd)}) {}
 
     [[nodiscard]] congestion_control algorithm() const noexcept {
         return std::holds_alternative<cubic>(model_) ? congestion_control::cubic : congestion_control::newreno;
@@ -346,11 +357,12 @@ public:
     /// Changes the algorithm of a running connection (TCP_CONGESTION): the new model starts from
     /// the current cwnd and ssthresh with none of the old one's private state (CUBIC's epoch and
     /// W_max), as Linux's tcp_reinit_congestion_control does. The same algorithm: nothing changes.
-    void switch_to(congestion_control which, std::uint32_t mss) noexcept {
+    void switch_to(congestion_control which, std::uint32_t mss,
+                   std::uint8_t hystart_detect = hystart_ack_train | hystart_delay) noexcept {
         if (which == algorithm()) return;
         const std::uint32_t c = cwnd();
         const std::uint32_t s = ssthresh();
-        *this = congestion_controller(which, mss, c, hystart_detect_);
+        *this = congestion_controller(which, mss, c, hystart_detect);
         set_ssthresh(s);
     }
     void set_ssthresh(std::uint32_t s) noexcept {
@@ -362,7 +374,6 @@ public:
 private:
     using model = std::variant<newreno, cubic>;
     model model_;
-    std::uint8_t hystart_detect_;
 };
 
 } // namespace corotcp::tcp

@@ -263,7 +263,17 @@ public:
     /// Call once per ACK, before its newly delivered ranges: step 3 compares each of them with the
     /// highest sequence delivered before this ACK (which equals the RFC's per-segment loop in
     /// ascending order).
-    void begin_ack() noexcept { fack_before_ = fack_; }
+    void begin_ack() noexcept {
+        fack_before_ = fack_;
+        ack_newest_valid_ = false;
+    }
+
+    /// After the ACK's deliveries: the age of the most recently sent, never retransmitted segment
+    /// it newly delivered (Linux's ca_rtt_us, the RTT sample congestion control gets), if any.
+    [[nodiscard]] std::optional<duration> ack_rtt(instant now) const noexcept {
+        if (!ack_newest_valid_) return std::nullopt;
+        return xmit_log::age(ack_newest_, now);
+    }
 
     /// Steps 2 and 3 for [b, e), newly delivered (cumulatively or selectively). `echo_ms` is the
     /// ACK's TSecr mapped onto our millisecond clock (nullopt without timestamps): it tells an ACK of
@@ -413,6 +423,11 @@ private:
         // step 2: an ACK of a retransmitted range may be for the original (RFC 8985 6.2: skip it
         // if the echoed timestamp predates the retransmission, or the RTT is implausibly short)
         const duration rtt = xmit_log::age(r.sent, now);
+        if (!r.has(xmit_log::retransmitted) &&
+            (!ack_newest_valid_ || static_cast<std::int32_t>(r.sent - ack_newest_) > 0)) {
+            ack_newest_valid_ = true;
+            ack_newest_ = r.sent;
+        }
         if (r.has(xmit_log::retransmitted)) {
             const auto sent_ms = static_cast<std::uint32_t>((now - rtt).us / 1000);
             if (echo_ms && static_cast<std::int32_t>(*echo_ms - sent_ms) < 0) return;
@@ -432,6 +447,8 @@ private:
     std::uint32_t xmit_ts_ = 0;     ///< RACK.xmit_ts (low 32 bits of the microsecond clock)
     wire::seq32 end_seq_;           ///< RACK.end_seq
     duration rtt_ = duration::zero(); ///< RACK.rtt
+    bool ack_newest_valid_ = false; ///< this ACK delivered a never-retransmitted range
+    std::uint32_t ack_newest_ = 0;  ///< the latest send time among those (as xmit_ts_)
     wire::seq32 fack_;              ///< RACK.fack: the highest sequence number delivered
     wire::seq32 fack_before_;       ///< RACK.fack before the ACK being processed
     std::optional<duration> min_rtt_; ///< RACK.min_RTT

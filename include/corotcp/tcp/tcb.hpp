@@ -400,7 +400,7 @@ public:
     /// TCP_CONGESTION: switches this connection to another algorithm, at any time (cwnd and
     /// ssthresh carry over; see congestion_controller::switch_to).
     void set_congestion_control(congestion_control c) noexcept {
-        cc_.switch_to(c, snd_mss_);
+        cc_.switch_to(c, snd_mss_, cfg_->hystart_detect);
     }
     // RFC 9293 sequence variables, read-only.
     [[nodiscard]] seq32 iss() const noexcept { return iss_; }
@@ -806,7 +806,7 @@ private:
             sample = rtt_from_echo(now, seg);
         }
         if (sample) take_rtt_sample(now, *sample);
-        cc_.on_sample({sample, rtt_.srtt(), snd_una_, snd_max_}, now);
+        cc_.on_sample({congestion_rtt(now, sample), rtt_.srtt(), snd_una_, snd_max_, in_recovery_}, now);
         rtx_count_ = 0;
         soft_error_ = errc::ok; // new data got through: an earlier ICMP error is moot (Linux: sk_err_soft = 0)
         // RFC 6582 3.2 step 5, the "impatient" variant: in NewReno recovery only the first partial
@@ -818,6 +818,17 @@ private:
         arm_probe(now);
         rtx_start_ = now;
         on_congestion_ack(now, ack, acked, flight_before); // (on_segment wakes the user: room to send)
+    }
+
+    /// The RTT sample congestion control gets for this ACK (HyStart's input): with RACK, the age of
+    /// the most recently sent segment it newly delivered, in microseconds (as Linux's ca_rtt_us);
+    /// else the RFC 6298 / RFC 7323 sample, except a timestamp sample of 0 ms, which says only that
+    /// the RTT is under a millisecond. Without SACK and timestamps this is one sample per round
+    /// trip (the timed segment), too few for HyStart's delay signal.
+    [[nodiscard]] std::optional<duration> congestion_rtt(instant now, std::optional<duration> sample) const noexcept {
+        if (rack_enabled()) return rack_.ack_rtt(now);
+        if (sample && sample->us == 0) return std::nullopt;
+        return sample;
     }
 
     // --- timestamps (RFC 7323) ---
