@@ -291,26 +291,25 @@ private:
     }
 
     std::uint32_t mss_;
-    double cwnd_; ///< bytes
     std::uint32_t ssthresh_ = 0x7FFFFFFF;
+    double cwnd_; ///< bytes
     double w_max_ = 0; ///< segments
     double k_ = 0;     ///< seconds
     double w_est_ = 0; ///< segments
     instant epoch_start_;
+    // HyStart; times as the low 32 bits of the microsecond clock, RTTs in microseconds (an idle
+    // connection stays within 1 KiB)
+    wire::seq32 round_end_;                   ///< the round ends when SND.UNA passes this
+    std::uint32_t round_start_ = 0;
+    std::uint32_t last_ack_ = 0;              ///< the last ACK of the current train
+    std::uint32_t round_min_us_ = UINT32_MAX; ///< the least RTT sample of this round
+    std::uint32_t delay_min_us_ = 0;          ///< the least RTT sample of the connection (0: none yet)
     bool epoch_started_ = false;
     bool reduced_ = false; ///< a congestion event set W_max (none yet, or an RTO forgot it)
-    // HyStart
     std::uint8_t hystart_detect_;
     hystart_exit found_ = hystart_exit::none;
     bool round_open_ = false;
-    std::uint8_t samples_ = 0;           ///< RTT samples taken this round (up to hystart_min_samples)
-    wire::seq32 round_end_;              ///< the round ends when SND.UNA passes this
-    // times as the low 32 bits of the microsecond clock, RTTs in microseconds (an idle connection
-    // stays within 1 KiB)
-    std::uint32_t round_start_ = 0;
-    std::uint32_t last_ack_ = 0;             ///< the last ACK of the current train
-    std::uint32_t round_min_us_ = UINT32_MAX; ///< the least RTT sample of this round
-    std::uint32_t delay_min_us_ = 0;         ///< the least RTT sample of the connection (0: none yet)
+    std::uint8_t samples_ = 0; ///< RTT samples taken this round (up to hystart_min_samples)
 };
 
 static_assert(congestion_model<newreno>);

@@ -444,11 +444,11 @@ private:
     xmit_log log_;
     // RFC 8985 5.3
     bool delivered_ = false;        ///< RACK.xmit_ts / end_seq / rtt are set
+    bool ack_newest_valid_ = false; ///< this ACK delivered a never-retransmitted range
     std::uint32_t xmit_ts_ = 0;     ///< RACK.xmit_ts (low 32 bits of the microsecond clock)
     wire::seq32 end_seq_;           ///< RACK.end_seq
-    duration rtt_ = duration::zero(); ///< RACK.rtt
-    bool ack_newest_valid_ = false; ///< this ACK delivered a never-retransmitted range
     std::uint32_t ack_newest_ = 0;  ///< the latest send time among those (as xmit_ts_)
+    duration rtt_ = duration::zero(); ///< RACK.rtt
     wire::seq32 fack_;              ///< RACK.fack: the highest sequence number delivered
     wire::seq32 fack_before_;       ///< RACK.fack before the ACK being processed
     std::optional<duration> min_rtt_; ///< RACK.min_RTT

@@ -1878,6 +1878,7 @@ private:
     std::uint32_t ack_pending_bytes_ = 0;
     bool rtt_timing_ = false;          ///< a segment is being timed for an RTT sample (rtt_seq_, rtt_start_)
     bool in_recovery_ = false;         ///< in fast recovery (RFC 6675 / RFC 6582), until recover_ is acked
+    bool cwnd_limited_ = false;        ///< a transmission in the current window found cwnd full (cwnd_limited)
     seq32 rtt_seq_;                    ///< the sequence number being timed
 
     // timers
@@ -1901,7 +1902,6 @@ private:
     unsigned dupacks_ = 0;
     std::uint32_t limited_bytes_ = 0;  ///< sent by limited transmit since the last new ACK (RFC 3042)
     // congestion window validation (cwnd_limited)
-    bool cwnd_limited_ = false;   ///< a transmission in the current window found cwnd full
     std::uint32_t max_flight_ = 0; ///< the most in flight in the current window (bytes)
     seq32 cwnd_usage_seq_;        ///< the current window ends when SND.UNA reaches this
     unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
