@@ -185,7 +185,7 @@ public:
         const double seg = mss_;
         const double w = cwnd_ / seg;
         const double t = (now - epoch_start_).seconds_f();
-        // before any reduction: at least 5 % per round trip (one segment per 20 acknowledged)
+        // no W_max yet (or an RTO forgot it): at least 5 % per round trip, 1 segment per 20 acknowledged
         const double floor = reduced_ ? 0.0 : acked / 20.0;
         // 4.3: W_est grows by alpha segments per window of acknowledged segments, 1 once past W_max
         const double a = w_est_ >= w_max_ ? 1.0 : alpha;

@@ -423,15 +423,13 @@ private:
         // step 2: an ACK of a retransmitted range may be for the original (RFC 8985 6.2: skip it
         // if the echoed timestamp predates the retransmission, or the RTT is implausibly short)
         const duration rtt = xmit_log::age(r.sent, now);
-        if (!r.has(xmit_log::retransmitted) &&
-            (!ack_newest_valid_ || static_cast<std::int32_t>(r.sent - ack_newest_) > 0)) {
-            ack_newest_valid_ = true;
-            ack_newest_ = r.sent;
-        }
         if (r.has(xmit_log::retransmitted)) {
             const auto sent_ms = static_cast<std::uint32_t>((now - rtt).us / 1000);
             if (echo_ms && static_cast<std::int32_t>(*echo_ms - sent_ms) < 0) return;
             if (min_rtt_ && rtt < *min_rtt_) return;
+        } else if (!ack_newest_valid_ || static_cast<std::int32_t>(r.sent - ack_newest_) > 0) {
+            ack_newest_valid_ = true; // (ack_rtt: only never-retransmitted ranges give a sample)
+            ack_newest_ = r.sent;
         }
         const auto later = static_cast<std::int32_t>(r.sent - xmit_ts_);
         if (delivered_ && (later < 0 || (later == 0 && !(end_seq_ < piece_end)))) return;

@@ -507,10 +507,15 @@ private:
         snd_max_ = iss;
         cwnd_usage_seq_ = iss;
         rack_.reset(iss + 1);
-        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
+        restart_congestion_control();
         // RFC 7323 5.4 / 7.1: a per-connection offset, so TSval does not reveal the host's clock.
         // The ISN is already an unpredictable per-connection number (RFC 6528); reuse it.
         ts_offset_ = iss.value();
+    }
+
+    /// A fresh model of the connection's algorithm with the initial window for the current MSS.
+    void restart_congestion_control() noexcept {
+        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
     }
 
     /// Takes the peer's SYN: IRS, RCV.NXT and its options (RFC 9293 3.10.7.2/3; RFC 7323 2.2).
@@ -543,7 +548,7 @@ private:
         max_snd_wnd_ = snd_wnd_;
         snd_wl1_ = syn.seq;
         snd_wl2_ = syn.ack;
-        cc_ = congestion_controller(cc_.algorithm(), snd_mss_, cfg_->initial_cwnd_segments * snd_mss_, cfg_->hystart_detect);
+        restart_congestion_control();
         // the window our SYN or SYN-ACK offers is unscaled (RFC 7323 2.2)
         rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), 0xFFFF));
     }
