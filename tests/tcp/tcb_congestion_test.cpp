@@ -218,6 +218,193 @@ TEST_CASE("cwnd validation in congestion avoidance: a full window grows cwnd, an
     CHECK(h.t.cwnd() == ca + 1000);
 }
 
+// ================================================================== idle periods (RFC 5681 4.1, RFC 9438 5.8)
+
+namespace {
+
+/// A NewReno client (SMSS 1000, RTT 100 ms) that grew cwnd to 40 segments in slow start with full
+/// windows, each segment ACKed a round trip after it left; everything is acknowledged at the end.
+void grow_to_40(harness& h) {
+    h.establish_as_client(100_ms, 1000);
+    std::uint32_t next = 1001;
+    for (int round = 0; round < 2; ++round) {
+        h.send(pattern(h.t.cwnd()));
+        const auto out = h.poll();
+        h.advance(100_ms);
+        for (const auto& seg : out) {
+            next = seg.seq() + seg.len();
+            h.in(ack(peer_iss + 1, next));
+        }
+    }
+    REQUIRE(h.t.cwnd() == 40000);
+    REQUIRE(h.t.send_queue() == 0);
+}
+
+/// After `idle` without sending: how many segments one send of 100 segments' worth puts out at once.
+std::size_t burst_after(harness& h, duration idle) {
+    h.advance(idle);
+    h.send(pattern(100000));
+    return h.poll().size();
+}
+
+} // namespace
+
+TEST_CASE("slow start after idle: more than an RTO without sending halves cwnd per RTO, down to the initial window (RFC 5681 4.1, Linux's tcp_cwnd_restart)") {
+    {
+        harness h;
+        grow_to_40(h);
+        const duration rto = h.t.rtt().rto();
+        REQUIRE(rto == 212500_us); // SRTT 100 ms + 4 RTTVAR (the handshake's sample was 100 ms too)
+        // the last data left 100 ms before the last ACK: an idle time of at most one RTO since
+        // then keeps the window (idle times count in milliseconds: 212 ms)
+        CHECK(burst_after(h, 112_ms) == 40);
+        CHECK(h.t.cwnd() == 40000);
+        CHECK(h.t.ssthresh() == 0x7FFFFFFF);
+    }
+    {
+        harness h;
+        grow_to_40(h);
+        CHECK(burst_after(h, 113_ms) == 20); // 213 ms: more than one RTO
+    }
+    {
+        harness h;
+        grow_to_40(h);
+        // 400 ms since the last data sent, about 1.9 RTO: one halving; ssthresh = max(ssthresh,
+        // 3/4 cwnd), still "infinite"
+        CHECK(burst_after(h, 300_ms) == 20);
+        CHECK(h.t.cwnd() == 20000);
+        CHECK(h.t.ssthresh() == 0x7FFFFFFF);
+    }
+    {
+        harness h;
+        grow_to_40(h);
+        // 600 ms, about 2.8 RTO: two halvings
+        CHECK(burst_after(h, 500_ms) == 10);
+    }
+    {
+        harness h;
+        grow_to_40(h);
+        // a minute: down to the restart window min(IW, cwnd) = 10 segments, never below it
+        CHECK(burst_after(h, 60_s) == 10);
+        CHECK(h.t.cwnd() == 10000);
+    }
+    {
+        config c = test_config();
+        c.slow_start_after_idle = false; // Linux's tcp_slow_start_after_idle = 0
+        harness h(c);
+        grow_to_40(h);
+        CHECK(burst_after(h, 60_s) == 40);
+        CHECK(h.t.cwnd() == 40000);
+    }
+}
+
+TEST_CASE("slow start after idle: ssthresh keeps 3/4 of cwnd, and a cwnd below the initial window stays") {
+    harness h; // NewReno, SMSS 1000
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    // all 10 lost: the RTO sets ssthresh = 5000, cwnd = 1000; one ACK then takes everything
+    REQUIRE(h.run_until(at(400_ms)).size() == 1);
+    h.in(ack(peer_iss + 1, 11001));
+    std::uint32_t next = 11001;
+    for (int round = 0; round < 3; ++round) { // slow start to ssthresh, full windows
+        h.send(pattern(h.t.cwnd()));
+        const auto out = h.poll();
+        h.advance(100_ms);
+        for (const auto& seg : out) {
+            next = seg.seq() + static_cast<std::uint32_t>(seg.len());
+            h.in(ack(peer_iss + 1, next));
+        }
+    }
+    REQUIRE(h.t.cwnd() == 7000);
+    REQUIRE(h.t.ssthresh() == 5000);
+    CHECK(burst_after(h, 60_s) == 7); // the restart window is min(IW = 10, cwnd = 7)
+    CHECK(h.t.cwnd() == 7000);
+    CHECK(h.t.ssthresh() == 5250); // max(5000, 3/4 of 7000)
+}
+
+TEST_CASE("slow start after idle: data sent while other data is still in flight is not a restart") {
+    harness h;
+    grow_to_40(h);
+    h.send(pattern(1000));
+    REQUIRE(h.poll().size() == 1); // in flight, unacknowledged
+    h.advance(150_ms);             // below the RTO: no retransmission yet
+    h.send(pattern(50000));
+    CHECK(h.poll().size() == 39); // cwnd 40 less the one in flight
+    CHECK(h.t.cwnd() == 40000);
+}
+
+TEST_CASE("CUBIC: the epoch moves forward by the time the application sent nothing, never past now (RFC 9438 5.8)") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch); // W_max 100, cwnd 70, K = 4.2171633 s
+    m.on_ack(1000, 100_ms, epoch);    // the epoch starts
+    REQUIRE(m.epoch_start() == epoch);
+    m.on_idle(5_s, epoch + 6_s);
+    CHECK(m.epoch_start() == epoch + 5_s);
+    m.on_idle(10_s, epoch + 7_s); // more idle than time since the epoch: it starts now
+    CHECK(m.epoch_start() == epoch + 7_s);
+    // W_cubic is where it was when the application stopped: t = 0 again, the concave region
+    const auto before = m.cwnd();
+    m.on_ack(1000, 100_ms, epoch + 7_s);
+    CHECK(m.cwnd() < before + 20);
+    // no epoch (slow start, or right after a reduction): nothing to move
+    cubic fresh(1000, 10000);
+    fresh.on_idle(5_s, epoch + 6_s);
+    CHECK_FALSE(fresh.in_epoch());
+}
+
+TEST_CASE("CUBIC in the TCB: the time between sends with nothing in flight is left out of t (Linux's CA_EVENT_TX_START)") {
+    config c = test_config();
+    c.congestion = congestion_control::cubic;
+    c.hystart_detect = 0;
+    c.slow_start_after_idle = false; // the epoch alone: the window is not restarted
+    harness h(c);
+    h.establish_as_client(100_ms, 1000);
+    // a loss event: 10 segments all lost, the RTO resends the first (ssthresh 7000, cwnd 1000),
+    // and one ACK takes everything
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    REQUIRE(h.run_until(at(500_ms)).size() == 1);
+    h.in(ack(peer_iss + 1, 11001));
+    const cubic* m = h.t.congestion().as_cubic();
+    REQUIRE(m != nullptr);
+    // ACK-clocked: an ACK of one segment every 10 ms releases what cwnd allows, so data is in flight
+    // at every send; the application writes until the epoch has run for a second, then the
+    // peer takes everything
+    std::uint32_t una = 11001;
+    std::uint32_t sent_end = una;
+    instant last_sent = h.now;
+    instant start;
+    bool writing = true;
+    for (int i = 0; i < 2000; ++i) {
+        // whole segments: no short tail waits for Nagle until everything is acknowledged
+        if (writing && h.t.send_space() >= 1000) h.send(pattern(h.t.send_space() / 1000 * 1000));
+        for (const auto& seg : h.poll()) {
+            if (seg.len() == 0) continue;
+            last_sent = h.now;
+            sent_end = std::max<std::uint32_t>(sent_end, seg.seq() + static_cast<std::uint32_t>(seg.len()));
+        }
+        if (writing && m->in_epoch() && h.now - m->epoch_start() >= 1_s) {
+            writing = false;
+            start = m->epoch_start();
+        }
+        if (!writing && una == sent_end && h.t.send_queue() == 0) break;
+        h.advance(10_ms);
+        una = std::min(una + 1000, sent_end);
+        h.in(ack(peer_iss + 1, una));
+    }
+    REQUIRE_FALSE(writing);
+    REQUIRE(h.t.send_queue() == 0);
+    // an ACK-clocked flow never paused: the epoch did not move
+    CHECK(m->epoch_start() == start);
+    h.advance(30_s);
+    // then data: the epoch moves by the time since the last data sent, and t continues from there
+    h.send(pattern(1000));
+    REQUIRE(h.poll().size() == 1);
+    CHECK(m->epoch_start() == start + (h.now - last_sent));
+    CHECK(h.now - m->epoch_start() == last_sent - start);
+}
+
 // ================================================================== HyStart (Linux's tcp_cubic)
 // SMSS 1000; cwnd 16 segments, the least at which HyStart looks. One round = the ACKs until SND.UNA
 // passes the SND.MAX of the round's first ACK.

@@ -90,6 +90,11 @@ struct config {
     /// queue overflows (tcp/congestion.hpp). 0: off, slow start runs until the first loss
     /// (RFC 5681). NewReno does not use it.
     std::uint8_t hystart_detect = hystart_ack_train | hystart_delay;
+    /// tcp_slow_start_after_idle (RFC 5681 4.1, Linux's default 1): data sent after more than an
+    /// RTO of sending nothing restarts from a smaller window: cwnd halves per RTO of idle time,
+    /// down to min(initial window, cwnd), and ssthresh keeps 3/4 of the old cwnd. Off: cwnd is
+    /// kept across idle periods.
+    bool slow_start_after_idle = true;
 
     friend bool operator==(const config&, const config&) = default;
 };

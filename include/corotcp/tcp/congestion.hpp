@@ -1,6 +1,6 @@
 // corotcp/tcp/congestion.hpp: congestion control, as a policy the TCB holds per connection.
 //
-// A model owns cwnd and ssthresh (in bytes) and reacts to five events; the TCB decides when they
+// A model owns cwnd and ssthresh (in bytes) and reacts to six events; the TCB decides when they
 // happen (loss detection, recovery, the RTO are the TCB's, RFC 5681 3.2 / RFC 6582 / RFC 6675):
 //
 //     on_sample(sample, now)        an ACK of new data, in or out of recovery, before on_ack: its
@@ -9,6 +9,8 @@
 //     enter_recovery(flight, now)   a loss was detected by duplicate ACKs / SACK: reduce once
 //     exit_recovery(now)            the recovery point was acknowledged
 //     on_rto(flight, now)           the retransmission timer expired: loss window of 1 SMSS
+//     on_idle(idle, now)            data goes out with nothing in flight, `idle` after the last
+//                                   data sent (Linux's CA_EVENT_TX_START)
 //
 // and set_cwnd() for the TCB's recovery mechanics (NewReno's inflation and deflation, RFC 6582 3.2).
 // set_ssthresh() carries ssthresh over when a connection switches algorithms (switch_to()).
@@ -56,6 +58,7 @@ concept congestion_model = requires(M m, const M cm, std::uint32_t n, duration d
     m.enter_recovery(n, t);
     m.exit_recovery(t);
     m.on_rto(n, t);
+    m.on_idle(d, t);
     m.set_cwnd(n);
     m.set_ssthresh(n);
     m.set_mss(n);
@@ -97,6 +100,7 @@ public:
         cwnd_ = mss_;
         ca_bytes_ = 0;
     }
+    void on_idle(duration /*idle*/, instant /*now*/) noexcept {}
     void set_cwnd(std::uint32_t c) noexcept { cwnd_ = c; }
     void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
     void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
@@ -217,6 +221,15 @@ public:
         found_ = hystart_exit::none;
         delay_min_us_ = 0;
     }
+    /// RFC 9438 5.8: t in eq. 1 does not include the time the application sent nothing, or
+    /// W_cubic would have run far ahead when it sends again. As Linux's CA_EVENT_TX_START: the
+    /// epoch moves forward by the time since the last data sent, never past now.
+    void on_idle(duration idle, instant now) noexcept {
+        if (!epoch_started_ || idle <= duration::zero()) return;
+        epoch_start_ = std::min(epoch_start_ + idle, now);
+    }
+    /// The epoch's start (RFC 9438's t = 0), for tests.
+    [[nodiscard]] instant epoch_start() const noexcept { return epoch_start_; }
     void set_cwnd(std::uint32_t cw) noexcept { cwnd_ = cw; }
     void set_ssthresh(std::uint32_t s) noexcept { ssthresh_ = s; }
     void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
@@ -346,6 +359,9 @@ public:
     }
     void on_rto(std::uint32_t flight, instant now) noexcept {
         std::visit([&](auto& m) { m.on_rto(flight, now); }, model_);
+    }
+    void on_idle(duration idle, instant now) noexcept {
+        std::visit([&](auto& m) { m.on_idle(idle, now); }, model_);
     }
     void set_cwnd(std::uint32_t c) noexcept {
         std::visit([&](auto& m) { m.set_cwnd(c); }, model_);

@@ -1577,12 +1577,35 @@ private:
             snd_nxt_ = iss_ + 1;
         }
         if (rtx_deadline_.is_never()) rtx_deadline_ = now + rtt_.rto();
+        last_data_ms_ = stamp_ms(now); // the idle clock starts with the connection
         emit_segment(emit, s);
     }
 
     template <class Emit>
     void send_data(instant now, Emit& emit) {
+        if (snd_una_ == snd_max_ && has_unsent_data()) restart_after_idle(now);
         while (send_new_segment(now, emit, false) > 0) {}
+    }
+
+    [[nodiscard]] static std::uint32_t stamp_ms(instant t) noexcept { return static_cast<std::uint32_t>(t.us / 1000); }
+
+    /// New data is about to go out with nothing in flight. RFC 9438 5.8: CUBIC's epoch skips the
+    /// time since the last data sent (Linux's CA_EVENT_TX_START). RFC 5681 4.1, as Linux's
+    /// tcp_cwnd_restart (tcp_slow_start_after_idle): after more than an RTO of it, ssthresh keeps
+    /// 3/4 of cwnd, and cwnd halves once per RTO of the idle time beyond the first, down to the
+    /// restart window min(IW, cwnd). The planning that follows sees the new cwnd.
+    void restart_after_idle(instant now) noexcept {
+        const duration idle = duration::millis(stamp_ms(now) - last_data_ms_);
+        if (idle <= duration::zero()) return;
+        last_data_ms_ = stamp_ms(now); // an idle period counts once, even if nothing may go yet
+        cc_.on_idle(idle, now);
+        const duration rto = rtt_.rto();
+        if (!cfg_->slow_start_after_idle || idle <= rto) return;
+        std::uint32_t cwnd = cc_.cwnd();
+        const std::uint32_t restart = std::min(cfg_->initial_cwnd_segments * snd_mss_, cwnd);
+        cc_.set_ssthresh(std::max(cc_.ssthresh(), cwnd / 2 + cwnd / 4));
+        for (duration left = idle - rto; left > duration::zero() && cwnd > restart; left -= rto) cwnd /= 2;
+        cc_.set_cwnd(std::max(cwnd, restart));
     }
 
     /// The next segment from SND.NXT: where it starts, its length, whether the FIN rides on it.
@@ -1719,6 +1742,7 @@ private:
             rtx_deadline_ = now + rtt_.rto();
             rtx_start_ = now;
         }
+        if (len > 0) last_data_ms_ = stamp_ms(now);
         stats_.bytes_out += len;
         emit_segment(emit, s);
     }
@@ -1912,6 +1936,7 @@ private:
     unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
     seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
     seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
+    std::uint32_t last_data_ms_ = 0;   ///< when data was last sent, in ms of `now` (Linux's lsndtime)
     sack_scoreboard board_;            ///< what the peer SACKed above SND.UNA
     std::optional<seq32> rto_recover_; ///< SND.MAX at the last RTO, until acknowledged (RTO recovery)
     // RACK (RFC 8985 6)
