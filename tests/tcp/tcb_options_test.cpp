@@ -301,3 +301,27 @@ TEST_CASE("PAWS: TS.Recent idle for more than 24 days is no longer valid") {
     CHECK(h.t.ts_recent() == 10);
     CHECK(h.recv() == "late");
 }
+
+TEST_CASE("timestamps: without SACK (no RACK), an ACK whose only RTT sample is a 0 ms echo gives congestion control none") {
+    config c = ts_config();
+    c.congestion = congestion_control::cubic;
+    c.no_delay = true; // two small segments in flight at once
+    harness h(c);
+    establish_with_ts(h);
+    const cubic* m = h.t.congestion().as_cubic();
+    REQUIRE(m != nullptr);
+    h.send("ping"); // timed (RFC 6298): its ACK gives a sample in microseconds
+    const sent p = h.poll_one();
+    h.send("pong"); // not timed: its ACK's only sample is the timestamp echo
+    const sent q = h.poll_one();
+    REQUIRE(q.h.options.timestamps);
+    h.advance(500_us);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 5), 7100, p.h.options.timestamps->value));
+    CHECK(m->delay_min() == 500_us);
+    // 0.1 ms later the ACK of "pong" echoes a TSval of the same millisecond: 0 ms means only
+    // "under 1 ms"; taken, it would set HyStart's minimum RTT to 1 us
+    h.advance(100_us);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 9), 7100, q.h.options.timestamps->value));
+    CHECK(h.t.send_queue() == 0);
+    CHECK(m->delay_min() == 500_us);
+}
