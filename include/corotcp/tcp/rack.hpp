@@ -32,7 +32,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
+#include <type_traits>
 
 #include "corotcp/tcp/scoreboard.hpp"
 #include "corotcp/util/recycle.hpp"
@@ -152,8 +154,11 @@ public:
 private:
     [[gnu::noinline]] void make_room(std::size_t n) {
         if (!store_) { // first transmission: see store_
-            auto* p = static_cast<record*>(store_pool::allocate(sizeof(record) * capacity));
-            std::uninitialized_value_construct_n(p, capacity);
+            // No initialization: a record at or beyond count_ is written whole before it is read
+            // (zeroing all 64 cost 1 % of a short connection). Starting a byte array's lifetime
+            // creates the records, an implicit-lifetime type, in the (possibly recycled) block.
+            constexpr std::size_t bytes = sizeof(record) * capacity;
+            auto* p = std::launder(reinterpret_cast<record*>(new (store_pool::allocate(bytes)) std::byte[bytes]));
             store_.reset(p);
         }
         while (count_ + n > capacity && count_ >= 2) {
@@ -187,6 +192,7 @@ private:
         std::uint32_t sent = 0;
         std::uint8_t flags = 0;
     };
+    static_assert(std::is_aggregate_v<record> && std::is_trivially_destructible_v<record>); // implicit-lifetime
 
     /// A stamp for a new record: the clock, or one past the latest stamp if the clock has not
     /// moved past it (so stamps follow transmission order).
