@@ -28,18 +28,18 @@ class [[nodiscard]] inline_op {
 public:
     using result_type = R;
 
-    bool await_ready() {
+    [[gnu::always_inline]] bool await_ready() {
         if (result_ || slow_.valid()) return result_.has_value() || slow_.done();
         result_ = self().attempt();
         return result_.has_value();
     }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) {
+    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) {
         slow_ = self().slow();
         const auto h = task_access::handle(slow_);
         h.promise().set_continuation(parent);
         return trampoline::transfer(h); // start the slow path right away
     }
-    R await_resume() {
+    [[gnu::always_inline]] R await_resume() {
         if (result_) return std::move(*result_);
         return std::move(task_access::handle(slow_).promise()).result();
     }

@@ -72,14 +72,14 @@ private:
 /// go straight to operator new.
 class frame_cache {
 public:
-    [[nodiscard]] static void* allocate(std::size_t n) {
+    [[nodiscard]] [[gnu::always_inline]] static void* allocate(std::size_t n) {
         const std::size_t c = size_class(n);
         if (c >= classes) return ::operator new(n);
         if (void* p = lists::take(c)) return p;
         return ::operator new((c + 1) * granule);
     }
 
-    static void deallocate(void* p, std::size_t n) noexcept {
+    [[gnu::always_inline]] static void deallocate(void* p, std::size_t n) noexcept {
         const std::size_t c = size_class(n);
         if (c < classes && lists::give(c, p, (c + 1) * granule, 64, 64 * 1024)) return;
         ::operator delete(p);

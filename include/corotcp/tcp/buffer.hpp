@@ -266,7 +266,7 @@ public:
     /// returns the number of bytes written (0 if `offset >= free_space()`).
     /// If `src` already lies at its destination (a receive path that copied the bytes there while
     /// verifying their checksum, see `write_spans`), nothing is copied.
-    std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> src) {
+    [[gnu::always_inline]] std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> src) {
         const std::size_t room = free_space();
         if (offset >= room || src.empty()) return 0;
         const std::size_t n = std::min(src.size(), room - offset);

@@ -284,7 +284,7 @@ public:
     /// Steps 2 and 3 for [b, e), newly delivered (cumulatively or selectively). `echo_ms` is the
     /// ACK's TSecr mapped onto our millisecond clock (nullopt without timestamps): it tells an ACK of
     /// an original transmission from one of its retransmission (step 2).
-    void on_delivered(wire::seq32 b, wire::seq32 e, instant now, std::optional<std::uint32_t> echo_ms) noexcept {
+    [[gnu::always_inline]] void on_delivered(wire::seq32 b, wire::seq32 e, instant now, std::optional<std::uint32_t> echo_ms) noexcept {
         for (std::size_t i = 0; i < log_.size(); ++i) {
             const auto r = log_.at(i);
             if (!(b < r.end)) continue;

@@ -338,7 +338,7 @@ public:
 
     /// The earliest instant at which poll() has work: `instant{}` (the past) if something is ready
     /// to send now, instant::never() if nothing will ever be due.
-    [[nodiscard]] instant next_deadline() const noexcept {
+    [[nodiscard]] [[gnu::always_inline]] instant next_deadline() const noexcept {
         if (has_output()) return instant{};
         instant t = earliest(rtx_deadline_, persist_deadline_);
         t = earliest(t, delack_deadline_);
@@ -938,8 +938,9 @@ private:
     bool rack_begin_ack(instant now, const wire::tcp_repr& seg) noexcept {
         rack_.begin_ack();
         if (seg.ack > snd_una_)
-            board_.for_each_unsacked(snd_una_, seg.ack,
-                                     [&](seq32 l, seq32 r) { rack_.on_delivered(l, r, now, echo_on_our_clock(seg)); });
+            board_.for_each_unsacked(snd_una_, seg.ack, [&](seq32 l, seq32 r) __attribute__((always_inline)) {
+                rack_.on_delivered(l, r, now, echo_on_our_clock(seg));
+            });
         const auto blocks = seg.options.sack_blocks();
         if (blocks.empty()) return false;
         if (!(seg.ack < blocks[0].right)) return true;
@@ -1070,7 +1071,7 @@ private:
     /// RFC 8985 7.2: PTO = 2 SRTT, plus a worst-case delayed ACK (200 ms) when one segment is in
     /// flight; no later than the RTO, which the probe then replaces (as Linux does). Only
     /// with SACK, outside recovery, with an RTT sample and no probe of this episode outstanding.
-    void arm_probe(instant now) noexcept {
+    [[gnu::always_inline]] void arm_probe(instant now) noexcept {
         tlp_deadline_ = instant::never();
         if (!cfg_->tail_loss_probe || !sack_ok_ || in_recovery_ || tlp_end_ || snd_max_ == snd_una_ ||
             !rtt_.has_sample() || rtt_.backoffs() > 0 || snd_nxt_ < snd_max_ || !rack_deadline_.is_never())
@@ -1455,7 +1456,7 @@ private:
         }
     }
 
-    [[nodiscard]] bool has_output() const noexcept {
+    [[nodiscard]] [[gnu::always_inline]] bool has_output() const noexcept {
         if (rst_pending_ || reply_rst_.flags != 0) return true;
         if (state_ == state::closed || state_ == state::listen) return false;
         if (state_ == state::time_wait) return ack_now_; // TIME-WAIT only ever sends ACKs

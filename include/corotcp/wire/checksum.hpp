@@ -96,7 +96,7 @@ template <bool Copy>
 
 /// Lane sum of at most checksum_block bytes; optionally copies them to dst as it goes. Portable.
 template <bool Copy>
-[[nodiscard]] inline std::uint64_t sum_block_scalar(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src,
+[[nodiscard]] [[gnu::always_inline]] inline std::uint64_t sum_block_scalar(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src,
                                                     std::size_t n) noexcept {
     std::uint64_t a = 0, b = 0, c = 0, d = 0;
     for (; n >= 32; n -= 32, src += 32) {
@@ -189,7 +189,7 @@ template <bool Copy>
 
 /// Ones'-complement sum of n bytes as if they started at an even offset, native order, folded.
 template <bool Copy>
-[[nodiscard]] inline std::uint16_t sum_native(std::uint8_t* dst, const std::uint8_t* src,
+[[nodiscard]] [[gnu::always_inline]] inline std::uint16_t sum_native(std::uint8_t* dst, const std::uint8_t* src,
                                               std::size_t n) noexcept {
     if (n >= 128) return sum_native_long<Copy>(dst, src, n);
     return fold(sum_block_scalar<Copy>(dst, src, n));
@@ -221,12 +221,12 @@ template <bool Copy>
 class checksum_accumulator {
 public:
     /// Appends bytes to the summed sequence.
-    void add(std::span<const std::uint8_t> bytes) noexcept {
+    [[gnu::always_inline]] void add(std::span<const std::uint8_t> bytes) noexcept {
         add_native(detail::sum_native<false>(nullptr, bytes.data(), bytes.size()), bytes.size());
     }
 
     /// Copies src to dst (no overlap) and appends src to the summed sequence in the same pass.
-    void add_copy(std::uint8_t* dst, std::span<const std::uint8_t> src) noexcept {
+    [[gnu::always_inline]] void add_copy(std::uint8_t* dst, std::span<const std::uint8_t> src) noexcept {
         add_native(detail::sum_native<true>(dst, src.data(), src.size()), src.size());
     }
 

@@ -223,7 +223,7 @@ public:
     /// verify_checksum fused with copying the payload to `payload_dst` (payload().size() bytes, not
     /// overlapping): the receive path's one pass over the data. The copy is made whatever the
     /// verdict, so `payload_dst` must be scratch space until this returns true.
-    [[nodiscard]] bool verify_checksum_copying_payload(ipv4_address src, ipv4_address dst,
+    [[nodiscard]] [[gnu::always_inline]] bool verify_checksum_copying_payload(ipv4_address src, ipv4_address dst,
                                                        std::uint8_t* payload_dst) const noexcept {
         checksum_accumulator acc;
         acc.add_u16(ipv4_pseudo_header_sum(src, dst, ip_protocol::tcp, static_cast<std::uint16_t>(b_.size())));
