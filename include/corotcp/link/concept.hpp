@@ -6,8 +6,10 @@
 //
 //   * `mtu()` is the largest packet, in bytes including the IP header, the link carries. The stack
 //     derives its MSS from it. A link may drop (and count) a packet larger than its MTU.
-//   * `transmit(now, p)` takes ownership of one packet. It never blocks and never fails visibly:
-//     a packet the link cannot carry is dropped, exactly as a real network may drop it.
+//   * `transmit(now, std::move(p))` takes ownership of one packet (by value, or as `packet&&` that
+//     it moves from: the wrappers and the pipe do, so that a packet is moved once on its way down,
+//     not once per layer). It never blocks and never fails visibly: a packet the link cannot carry
+//     is dropped, exactly as a real network may drop it.
 //   * `receive(now, out)` appends to `out`, in delivery order, every packet that is deliverable at
 //     `now`, and returns how many it appended. It never removes or reorders what `out` already holds,
 //     so a caller can collect from several links into one batch and recycle the batch between calls.

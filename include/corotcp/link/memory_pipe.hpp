@@ -167,7 +167,7 @@ public:
     [[nodiscard]] bool partitioned() const noexcept { return partitioned_; }
 
     // --- data path (what the endpoints forward to) ------------------------------------------------
-    void transmit(instant now, packet p) {
+    void transmit(instant now, packet&& p) {
         ++counters_.sent;
         if (is_plain()) { // no fault of any kind configured: only the delay applies
             if (p.size() > mtu_) { ++counters_.dropped.mtu; return; }
@@ -315,7 +315,7 @@ private:
         p.data()[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
     }
 
-    void schedule(instant departs, packet p) {
+    void schedule(instant departs, packet&& p) {
         instant at = departs + faults_.delay;
         if (faults_.jitter.us > 0) {
             at += duration::micros(static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(faults_.jitter.us) + 1)));
@@ -332,7 +332,7 @@ private:
     }
 
     // In order of delivery time (no jitter or reordering: every packet), a FIFO; else the heap.
-    void enqueue(instant at, packet p) {
+    void enqueue(instant at, packet&& p) {
         if (fifo_head_ == fifo_.size() || fifo_.back().at <= at) {
             fifo_.push_back({at, next_order_++, std::move(p)});
             return;
@@ -410,7 +410,7 @@ public:
 class memory_pipe_end {
 public:
     [[nodiscard]] std::size_t mtu() const noexcept { return tx().mtu(); }
-    void transmit(instant now, packet p) { tx().transmit(now, std::move(p)); }
+    void transmit(instant now, packet&& p) { tx().transmit(now, std::move(p)); }
     std::size_t receive(instant now, packet_batch& out) { return rx().receive(now, out); }
     [[nodiscard]] instant poll_at() const noexcept { return rx().poll_at(); }
 

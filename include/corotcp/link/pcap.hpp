@@ -144,7 +144,7 @@ public:
 
     [[nodiscard]] std::size_t mtu() const { return inner_.mtu(); }
 
-    void transmit(instant now, packet p) {
+    void transmit(instant now, packet&& p) {
         writer_.write(now, std::as_const(p).bytes());
         inner_.transmit(now, std::move(p));
     }

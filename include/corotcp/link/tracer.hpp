@@ -64,7 +64,7 @@ public:
 
     [[nodiscard]] std::size_t mtu() const { return inner_.mtu(); }
 
-    void transmit(instant now, packet p) {
+    void transmit(instant now, packet&& p) {
         if (enabled_) trace(now, '>', std::as_const(p).bytes());
         inner_.transmit(now, std::move(p));
     }

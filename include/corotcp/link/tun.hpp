@@ -1075,7 +1075,7 @@ public:
     /// TSO (tso_link): with IFF_VNET_HDR and TUN_F_TSO4 accepted, the TCP payload one super-segment
     /// may carry (the stack then emits them; the kernel cuts them into MSS segments); else 0.
     [[nodiscard]] std::size_t tso_max() const noexcept { return impl_->tso_max(); }
-    void transmit(instant now, packet p) { impl_->transmit(now, std::move(p)); }
+    void transmit(instant now, packet&& p) { impl_->transmit(now, std::move(p)); }
     std::size_t receive(instant now, packet_batch& out) { return impl_->receive(now, out); }
     [[nodiscard]] instant poll_at() const { return impl_->poll_at(); }
 
