@@ -28,7 +28,8 @@
 // cell), --timeline MS (print the sender's cwnd, ssthresh, flight, SACKed segments, recovery and RTO
 // backoff every MS ms of virtual time, warm-up included, for diagnosis), --watchdog S (fail when
 // virtual time stops moving for S s of wall time, default 60; 0: off), --hystart BITS (CUBIC's
-// HyStart signals, config::hystart_detect: 1 ACK train, 2 delay, 3 both (the default), 0 off).
+// HyStart signals, config::hystart_detect: 1 ACK train, 2 delay, 3 both (the default), 0 off),
+// --prr 0|1 (config::prr: Proportional Rate Reduction in SACK recovery, default 1).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -109,6 +110,7 @@ struct options {
     int timeline_ms = 0;
     std::size_t socket_buffer = default_socket_buffer;
     std::uint8_t hystart_detect = corotcp::tcp::hystart_ack_train | corotcp::tcp::hystart_delay;
+    bool prr = true; // --prr 0: RFC 6675 recovery without Proportional Rate Reduction
     std::vector<cc_kind> ccs{cc_kind::newreno, cc_kind::cubic};
     std::vector<bool> sacks{false, true};
     std::vector<int> rtts{1, 10, 100};
@@ -254,6 +256,7 @@ corotcp::memory_pair_options pair_options(const cell& c, std::uint64_t seed, con
         s->tcp.congestion = c.cc;
         s->tcp.sack = c.sack;
         s->tcp.hystart_detect = o.hystart_detect;
+        s->tcp.prr = o.prr;
     }
     return p;
 }
@@ -438,13 +441,15 @@ int main(int argc, char** argv) {
         else if (std::strcmp(argv[i], "--loss") == 0 && has_arg) o.losses = {std::atof(argv[++i]) / 100};
         else if (std::strcmp(argv[i], "--hystart") == 0 && has_arg)
             o.hystart_detect = static_cast<std::uint8_t>(std::atoi(argv[++i]));
+        else if (std::strcmp(argv[i], "--prr") == 0 && has_arg)
+            o.prr = std::atoi(argv[++i]) != 0;
         else if (std::strcmp(argv[i], "--watchdog") == 0 && has_arg) o.watchdog_seconds = std::atoi(argv[++i]);
         else if (std::strcmp(argv[i], "--buffer-kib") == 0 && has_arg)
             o.socket_buffer = static_cast<std::size_t>(std::atol(argv[++i])) * 1024;
         else {
             std::fprintf(stderr,
                          "usage: %s [--quick] [--seeds N] [--time-scale F] [--cc newreno|cubic] [--sack on|off]\n"
-                         "          [--rtt MS] [--loss PERCENT] [--buffer-kib N] [--hystart 0-3] [--trace] [--timeline MS]\n"
+                         "          [--rtt MS] [--loss PERCENT] [--buffer-kib N] [--hystart 0-3] [--prr 0|1] [--trace] [--timeline MS]\n"
                          "          [--watchdog S]\n",
                          argv[0]);
             return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;

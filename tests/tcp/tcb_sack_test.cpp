@@ -161,10 +161,12 @@ TEST_CASE("SACK recovery: a single hole is repaired by one retransmission, witho
             REQUIRE(out.size() == 1);
             CHECK(out[0].seq() == 11001 + 1000 * (k - 1));
         }
-        if (k == 3) { // the third: recovery, ssthresh = cwnd = FlightSize / 2, the hole resent (RFC 5681
-                      // 3.2 step 2: the two limited-transmit segments are not part of FlightSize)
+        if (k == 3) { // the third: recovery, ssthresh = FlightSize / 2, the hole resent (RFC 5681 3.2
+                      // step 2: the two limited-transmit segments are not part of FlightSize). PRR
+                      // (RFC 6937): cwnd = pipe (8 segments) + what this ACK's delivery allows: one
+                      // segment (1000 * 5000 / prior cwnd 10000, rounded up to a segment)
             CHECK(h.t.ssthresh() == 5000);
-            CHECK(h.t.cwnd() == 5000);
+            CHECK(h.t.cwnd() == 9000);
             REQUIRE(out.size() == 1);
             CHECK(out[0].seq() == 1001);
             CHECK(out[0].len() == 1000);
@@ -343,4 +345,118 @@ TEST_CASE("SACK recovery: entered on the first duplicate when more than 2 SMSS a
     const sent r = h.poll_one();
     CHECK(r.seq() == 1001);
     CHECK(h.t.stats().fast_retransmits == 1);
+}
+
+// ================================================================== Proportional Rate Reduction (RFC 6937)
+
+namespace {
+
+/// A NewReno sender with SACK (SMSS 1000) grown to cwnd 20 segments, 20 segments in flight of 40
+/// buffered, the first of them lost; the peer then SACKs the other 19 one ACK at a time, 2 ms
+/// apart, and finally acknowledges everything the sender has sent. Returns, per ACK, the segments
+/// sent in answer to it (limited transmit, the fast retransmit, the recovery).
+std::vector<std::vector<std::uint32_t>> one_loss_in_twenty(harness& h, std::uint32_t acks = 19) {
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(10000));
+    const auto first = h.poll();
+    REQUIRE(first.size() == 10);
+    h.advance(100_ms);
+    for (const auto& s : first) h.in(ack(peer_iss + 1, s.seq() + static_cast<std::uint32_t>(s.len())));
+    REQUIRE(h.t.cwnd() == 20000);
+    h.send(pattern(40000));
+    std::uint32_t sent_end = 11001;
+    for (const auto& s : h.poll()) sent_end = std::max<std::uint32_t>(sent_end, s.seq() + static_cast<std::uint32_t>(s.len()));
+    REQUIRE(sent_end == 31001);
+    h.advance(100_ms); // [11001, 12001) was lost
+    std::vector<std::vector<std::uint32_t>> per_ack;
+    for (std::uint32_t k = 1; k <= acks; ++k) {
+        h.advance(2_ms);
+        h.in(sack_ack(11001, {{12001, 12001 + 1000 * k}}));
+        per_ack.push_back(seqs_of(h.poll()));
+    }
+    return per_ack;
+}
+
+std::size_t total(const std::vector<std::vector<std::uint32_t>>& per_ack, std::size_t from, std::size_t to) {
+    std::size_t n = 0;
+    for (std::size_t i = from; i < to; ++i) n += per_ack[i].size();
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("PRR: in a SACK recovery cwnd comes down to ssthresh in step with what is delivered, one segment per two ACKs (RFC 6937, Linux)") {
+    harness h(sack_config()); // config::prr is on by default, as on Linux
+    const auto per_ack = one_loss_in_twenty(h);
+    // ACKs 1-2: limited transmit; 3: recovery (ssthresh = FlightSize 20 / 2 = 10 segments, prior
+    // cwnd 20) and the fast retransmit, which PRR allows: ceil(1 * 10 / 20) = 1 segment
+    CHECK(per_ack[0] == std::vector<std::uint32_t>{31001});
+    CHECK(per_ack[1] == std::vector<std::uint32_t>{32001});
+    CHECK(per_ack[2] == std::vector<std::uint32_t>{11001});
+    CHECK(h.t.ssthresh() == 10000);
+    // while pipe exceeds ssthresh, after k delivered segments ceil(k * 10 / 20) may have been sent:
+    // one new segment on every second ACK, never a silence of more than one ACK
+    for (std::uint32_t k = 4; k <= 17; ++k) {
+        INFO("ACK " << k);
+        if (k % 2 == 1) CHECK(per_ack[k - 1] == std::vector<std::uint32_t>{33001 + 1000 * (k - 5) / 2});
+        else CHECK(per_ack[k - 1].empty());
+    }
+    // then pipe (10 segments: 9 new, the retransmission) is at ssthresh: nothing more
+    CHECK(total(per_ack, 17, 19) == 0);
+    CHECK(h.t.in_recovery());
+    // everything arrives: the recovery ends with cwnd = ssthresh
+    h.advance(50_ms);
+    h.in(ack(peer_iss + 1, 40001));
+    CHECK_FALSE(h.t.in_recovery());
+    CHECK(h.t.cwnd() == 10000);
+    CHECK(h.t.stats().timeouts == 0);
+}
+
+TEST_CASE("PRR off (config::prr = false): RFC 6675 alone, cwnd = ssthresh at once, silence while pipe exceeds it, then one segment per ACK") {
+    config c = sack_config();
+    c.prr = false;
+    harness h(c);
+    const auto per_ack = one_loss_in_twenty(h);
+    CHECK(per_ack[2] == std::vector<std::uint32_t>{11001});
+    CHECK(h.t.ssthresh() == 10000);
+    CHECK(total(per_ack, 3, 12) == 0); // ACKs 4-12: pipe above cwnd = ssthresh, nothing goes
+    for (std::uint32_t k = 13; k <= 19; ++k) {
+        INFO("ACK " << k);
+        CHECK(per_ack[k - 1] == std::vector<std::uint32_t>{33001 + 1000 * (k - 13)});
+    }
+    // the same number of segments by the end of the round trip, sent as a burst at its end
+    CHECK(total(per_ack, 3, 19) == 7);
+}
+
+TEST_CASE("PRR: a recovery that ends while pipe is still above ssthresh leaves cwnd = ssthresh (Linux's tcp_end_cwnd_reduction)") {
+    harness h(sack_config());
+    one_loss_in_twenty(h, 8); // PRR's cwnd is still pipe + its allowance, far above ssthresh
+    REQUIRE(h.t.in_recovery());
+    REQUIRE(h.t.cwnd() > 14000);
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, 34001)); // the retransmission arrived: everything sent is acknowledged
+    CHECK_FALSE(h.t.in_recovery());
+    CHECK(h.t.cwnd() == 10000);
+}
+
+TEST_CASE("PRR: below ssthresh, an ACK that advances SND.UNA without a new loss may send one segment more than it delivered (PRR-SSRB)") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10); // [1001, 11001), nothing more to send
+    h.advance(100_ms); // the first five were lost; the other five arrive, one SACK each
+    std::vector<std::uint32_t> repairs;
+    for (std::uint32_t k = 1; k <= 5; ++k) {
+        h.advance(1_ms);
+        h.in(sack_ack(1001, {{6001, 6001 + 1000 * k}}));
+        for (auto s : seqs_of(h.poll())) repairs.push_back(s);
+    }
+    // from the third on (recovery, ssthresh 5000): pipe is below ssthresh, and each SACK, one
+    // segment delivered without moving SND.UNA, allows one segment
+    CHECK(repairs == std::vector<std::uint32_t>{1001, 2001, 3001});
+    // the first repair arrives: SND.UNA moves by one segment and nothing is newly lost, so the
+    // bound is what it delivered plus one (pipe 2000, ssthresh 5000: room for three)
+    h.advance(100_ms);
+    h.in(sack_ack(2001, {{6001, 11001}}));
+    CHECK(seqs_of(h.poll()) == std::vector<std::uint32_t>{4001, 5001});
 }

@@ -192,7 +192,10 @@ TEST_CASE("RACK: a lost segment followed by delivered ones is resent after RTT +
     CHECK(h.t.stats().fast_retransmits == 1);
     CHECK(h.t.stats().timeouts == 0);
     CHECK(h.t.ssthresh() == 2500); // NewReno: FlightSize 5000 / 2
-    CHECK(h.t.cwnd() == 2500);
+    // PRR as Linux on a timer-started recovery: one segment deemed delivered, pipe 2000 (two
+    // unSACKed segments after the hole) below ssthresh, so the reduction bound allows 500 bytes;
+    // the recovery's first segment goes anyway: cwnd = pipe + 1 segment
+    CHECK(h.t.cwnd() == 3000);
     h.advance_to(at(325_ms));
     h.in(ack(peer_iss + 1, 6001));
     CHECK_FALSE(h.t.in_recovery());
@@ -355,10 +358,15 @@ TEST_CASE("TLP with RACK: a lost tail is found by the probe's SACK, RACK marks t
     CHECK(h.t.stats().tail_loss_probes == 1);
     h.advance_to(at(502_ms)); // one RTT after the probe
     h.in(sack_ack(3001, {{5001, 6001}})); // the probe arrived: [3001, 5001) was sent long before it
-    const auto repair = h.poll();
-    CHECK(seqs_of(repair) == std::vector<std::uint32_t>{3001, 4001});
+    // PRR-SSRB (RFC 6937, as Linux): pipe is empty, below ssthresh; this ACK delivered one segment
+    // and SND.UNA did not move, so one segment goes now
+    CHECK(seqs_of(h.poll()) == std::vector<std::uint32_t>{3001});
     CHECK(h.t.in_recovery());
     CHECK(h.t.ssthresh() == 2000); // one reduction (FlightSize 3000 / 2, at least 2 SMSS), not two
+    h.advance_to(at(552_ms));
+    h.in(sack_ack(4001, {{5001, 6001}})); // the first repair arrived: SND.UNA moved, one more may go
+    CHECK(seqs_of(h.poll()) == std::vector<std::uint32_t>{4001});
+    CHECK(h.t.ssthresh() == 2000);
     h.advance_to(at(600_ms));
     h.in(ack(peer_iss + 1, 6001));
     CHECK_FALSE(h.t.in_recovery());

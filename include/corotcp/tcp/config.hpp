@@ -51,6 +51,10 @@ struct config {
     /// found without waiting for DupThresh duplicate ACKs, lost retransmissions are found too, and
     /// reordering shorter than reo_wnd costs nothing. Off: RFC 6675's DupThresh rule (IsLost).
     bool rack = true;
+    /// RFC 6937 Proportional Rate Reduction in a SACK recovery (Linux's only behaviour since 3.2,
+    /// no sysctl): cwnd comes down to ssthresh in step with what the peer receives. Off: RFC 6675
+    /// alone, cwnd = ssthresh at once (silence until pipe falls below it, then a burst).
+    bool prr = true;
 
     // --- connection establishment (RFC 9293 3.8.1, RFC 6298 2.1) ---
     unsigned syn_retries = 6;    ///< tcp_syn_retries: SYNs resent at 1,2,4,..,32 s; connect() fails after 127 s

@@ -741,6 +741,9 @@ private:
             return false;
         }
         const bool window_changed = update_send_window(seg);
+        // PRR's DeliveredData (RFC 6937): the growth of SND.UNA plus what is SACKed above it
+        const seq32 una_before = snd_una_;
+        const std::uint32_t sacked_before = board_.empty() ? 0 : board_.sacked_bytes();
         const bool dsack = rack_enabled() && rack_begin_ack(now, seg);
         const bool sacked_new = take_sack_blocks(now, seg);
         if (seg.ack > snd_una_) {
@@ -749,7 +752,12 @@ private:
                    (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed))) {
             on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
         }
-        if (rack_enabled()) rack_end_ack(now, dsack);
+        const unsigned newly_lost = rack_enabled() ? rack_end_ack(now, dsack) : 0;
+        if (sack_recovery()) {
+            const std::uint32_t sacked = board_.empty() ? 0 : board_.sacked_bytes();
+            prr_update(static_cast<std::uint32_t>(snd_una_ - una_before) + sacked - sacked_before, una_before < snd_una_,
+                       newly_lost > 0);
+        }
         probes_out_ = 0;
         const bool fin_acked = our_fin_acked();
         switch (state_) {
@@ -948,9 +956,10 @@ private:
     }
 
     /// After the ACK's other processing: the D-SACK step of RACK_update_reo_wnd, then loss detection.
-    void rack_end_ack(instant now, bool dsack) {
+    /// Returns how many segments RACK newly marked lost.
+    unsigned rack_end_ack(instant now, bool dsack) {
         if (dsack) rack_.on_dsack(snd_max_);
-        rack_detect(now);
+        return rack_detect(now);
     }
 
     /// RACK.reo_wnd now (RFC 8985 6.2 step 4). "DupThresh segments SACKed" is RFC 6675's IsLost at
@@ -963,7 +972,7 @@ private:
     /// RACK_detect_loss_and_arm_timer (RFC 8985 6.2 step 5); a loss outside recovery starts fast
     /// recovery (not while an RTO's go-back is still being acknowledged: that is RTO recovery). The
     /// reorder timer takes precedence over the PTO (RFC 8985 8): one is armed, never both.
-    void rack_detect(instant now) {
+    unsigned rack_detect(instant now) {
         // nothing outstanding (the usual state after an ACK of everything): nothing to find
         const auto found = rack_.log().empty() ? rack::detection{} : rack_.detect_loss(now, rack_reo_wnd(), board_);
         stats_.rack_marked_lost += found.newly_lost;
@@ -971,6 +980,7 @@ private:
         if (!rack_deadline_.is_never()) tlp_deadline_ = instant::never();
         if (!in_recovery_ && !rto_recover_ && rack_.any_lost(board_)) enter_fast_recovery(now);
         if (rack_deadline_.is_never() && tlp_deadline_.is_never() && !tlp_end_ && !tlp_pending_) arm_probe(now);
+        return found.newly_lost;
     }
 
     [[nodiscard]] bool sack_recovery() const noexcept { return in_recovery_ && sack_ok_; }
@@ -1131,11 +1141,41 @@ private:
             in_recovery_ = false;
             if (rack_enabled()) rack_.on_recovery_exit();
             if (!sack_ok_) cc_.set_cwnd(std::min(ssthresh, std::max(flight_before - acked, snd_mss_) + snd_mss_));
+            else cc_.set_cwnd(ssthresh); // the end of PRR's reduction (Linux's tcp_end_cwnd_reduction)
             cc_.exit_recovery(now);
         } else if (!sack_ok_) { // partial acknowledgement: the next hole is lost too; resend it at once
             retransmit_head_ = true;
             cc_.set_cwnd(cwnd > acked ? cwnd - acked + snd_mss_ : snd_mss_);
-        } // with SACK (RFC 6675) cwnd stays; send_recovery resends what pipe allows
+        } // with SACK, PRR sets cwnd once this ACK is processed (prr_update); send_recovery sends
+          // what cwnd - pipe allows (RFC 6675)
+    }
+
+    /// Proportional Rate Reduction (RFC 6937, PRR-SSRB, as Linux's tcp_cwnd_reduction), once per
+    /// ACK of a SACK recovery after loss detection: `delivered` bytes reached the receiver. While
+    /// pipe is above ssthresh, what may be sent tracks prr_delivered * ssthresh / prior cwnd (whole
+    /// segments, rounded up, as Linux counts packets), so the window comes down to ssthresh
+    /// smoothly over the round trip instead of going silent and then bursting (RFC 6675 alone);
+    /// below ssthresh it may catch up, by at most one segment more than was delivered, and by
+    /// that one only when SND.UNA advanced and no new loss was found (Linux). cwnd becomes pipe
+    /// plus that allowance; the recovery's first segment always goes.
+    void prr_update(std::uint32_t delivered, bool una_advanced, bool newly_lost) noexcept {
+        if (!cfg_->prr || delivered == 0 || prr_prior_cwnd_ == 0) return;
+        prr_delivered_ += delivered;
+        const std::uint32_t in_pipe = pipe();
+        const std::uint32_t ssthresh = cc_.ssthresh();
+        std::int64_t sndcnt = 0;
+        if (in_pipe > ssthresh) {
+            const std::uint64_t share = (std::uint64_t{prr_delivered_} * ssthresh + prr_prior_cwnd_ - 1) / prr_prior_cwnd_;
+            const std::uint64_t whole = (share + snd_mss_ - 1) / snd_mss_ * snd_mss_;
+            sndcnt = static_cast<std::int64_t>(whole) - prr_out_;
+        } else {
+            std::int64_t limit = std::max<std::int64_t>(std::int64_t{prr_delivered_} - prr_out_, delivered);
+            if (una_advanced && !newly_lost) limit += snd_mss_;
+            sndcnt = std::min<std::int64_t>(std::int64_t{ssthresh} - in_pipe, limit);
+        }
+        if (prr_out_ == 0) sndcnt = std::max<std::int64_t>(sndcnt, snd_mss_); // the fast retransmit goes
+        sndcnt = std::clamp<std::int64_t>(sndcnt, 0, UINT32_MAX - std::int64_t{in_pipe});
+        cc_.set_cwnd(in_pipe + static_cast<std::uint32_t>(sndcnt));
     }
 
     void on_duplicate_ack(instant now) {
@@ -1160,7 +1200,11 @@ private:
         auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
         flight -= std::min(flight, limited_bytes_);
         limited_bytes_ = 0;
+        prr_prior_cwnd_ = cc_.cwnd();
+        prr_delivered_ = 0;
+        prr_out_ = 0;
         cc_.enter_recovery(flight, now); // cwnd = ssthresh = (NewReno) flight / 2, (CUBIC) flight * 0.7
+        // (with SACK, PRR then sets cwnd on each ACK of the recovery, this one included: prr_update)
         if (!sack_ok_) cc_.set_cwnd(cc_.ssthresh() + 3 * snd_mss_); // RFC 6582 inflation; RFC 6675 uses pipe
         high_rxt_ = snd_una_;
         tlp_deadline_ = instant::never();
@@ -1270,7 +1314,11 @@ private:
             rack_deadline_ = instant::never();
             if (rack_enabled() && is_synchronized(state_)) {
                 ++stats_.rack_timer_fires;
+                const bool was_recovering = in_recovery_;
                 rack_detect(now);
+                // Linux (tcp_rack_reo_timeout): a recovery the timer starts reduces as if one
+                // segment had been delivered, so that the fast retransmit goes
+                if (!was_recovering && sack_recovery()) prr_update(snd_mss_, false, false);
             }
         }
         if (tlp_deadline_ <= now) {
@@ -1308,7 +1356,7 @@ private:
             transition(now, event::timeout_retransmit);
             return;
         }
-        ++rtx_count_;
+        bump(rtx_count_);
         ++stats_.timeouts;
         rtt_.backoff();
         rtt_timing_ = false;
@@ -1360,9 +1408,9 @@ private:
             transition(now, event::timeout_retransmit);
             return;
         }
-        ++probes_out_;
+        bump(probes_out_);
         probe_pending_ = true;
-        ++persist_backoff_;
+        bump(persist_backoff_);
         arm_persist(now);
     }
 
@@ -1376,10 +1424,14 @@ private:
             return;
         }
         if (snd_max_ == snd_una_) { // data in flight is already being retransmitted: no probe needed
-            ++keepalive_sent_;
+            bump(keepalive_sent_);
             probe_pending_ = true;
         }
         keepalive_deadline_ = now + cfg_->keepalive_interval;
+    }
+
+    static void bump(std::uint16_t& counter) noexcept {
+        if (counter < UINT16_MAX) ++counter;
     }
 
     void note_activity(instant now) {
@@ -1744,6 +1796,7 @@ private:
             rtx_start_ = now;
         }
         if (len > 0) last_data_ms_ = stamp_ms(now);
+        if (in_recovery_) prr_out_ += len;
         stats_.bytes_out += len;
         emit_segment(emit, s);
     }
@@ -1918,10 +1971,12 @@ private:
     instant keepalive_deadline_ = instant::never();
     instant state_deadline_ = instant::never(); ///< 2MSL in TIME_WAIT, fin_timeout in FIN_WAIT_2
     instant rtx_start_;                         ///< when the oldest unacknowledged data was first sent
-    unsigned rtx_count_ = 0;
-    unsigned persist_backoff_ = 0;
-    unsigned probes_out_ = 0;
-    unsigned keepalive_sent_ = 0;
+    // retry counters, each checked against its limit before it grows; they stop at 65535 (a limit
+    // configured above that is never reached: more than 90 days of retries at TCP_RTO_MAX)
+    std::uint16_t rtx_count_ = 0;
+    std::uint16_t persist_backoff_ = 0;
+    std::uint16_t probes_out_ = 0;
+    std::uint16_t keepalive_sent_ = 0;
 
     // round-trip time (RFC 6298)
     rtt_estimator rtt_;
@@ -1935,9 +1990,13 @@ private:
     std::uint32_t max_flight_ = 0; ///< the most in flight in the current window (bytes)
     seq32 cwnd_usage_seq_;        ///< the current window ends when SND.UNA reaches this
     unsigned partial_acks_ = 0;        ///< partial ACKs in this NewReno recovery (RFC 6582 3.2 step 5)
+    // Proportional Rate Reduction (RFC 6937; Linux's tcp_cwnd_reduction) in a SACK recovery; the
+    // other two counters sit in padding further down
+    std::uint32_t prr_prior_cwnd_ = 0; ///< cwnd when the recovery began (Linux's prior_cwnd)
     seq32 recover_;                    ///< RecoveryPoint (RFC 6675) / recover (RFC 6582)
     seq32 high_rxt_;                   ///< HighRxt: one past the highest octet retransmitted in recovery
     std::uint32_t last_data_ms_ = 0;   ///< when data was last sent, in ms of `now` (Linux's lsndtime)
+    std::uint32_t prr_delivered_ = 0;  ///< PRR: bytes the peer received (ACKed or SACKed) in this recovery
     sack_scoreboard board_;            ///< what the peer SACKed above SND.UNA
     std::optional<seq32> rto_recover_; ///< SND.MAX at the last RTO, until acknowledged (RTO recovery)
     // RACK (RFC 8985 6)
@@ -1950,6 +2009,7 @@ private:
     bool tlp_dsacked_ = false;                ///< ...which the peer reported as a duplicate
     bool sending_probe_ = false;              ///< emit_data is sending a probe (stats: not a retransmit)
     bool tlp_pending_ = false;                ///< the PTO fired: send a probe at the next poll()
+    std::uint32_t prr_out_ = 0;               ///< PRR: bytes sent in this recovery
 
     send_ring snd_buf_;
     recv_ring rcv_buf_;
