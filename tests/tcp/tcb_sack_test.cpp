@@ -460,3 +460,40 @@ TEST_CASE("PRR: below ssthresh, an ACK that advances SND.UNA without a new loss 
     h.in(sack_ack(2001, {{6001, 11001}}));
     CHECK(seqs_of(h.poll()) == std::vector<std::uint32_t>{4001, 5001});
 }
+
+TEST_CASE("PRR: an ACK after which fewer bytes are SACKed (a full scoreboard forgot its highest range) delivers nothing, and cwnd stays sane") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    std::uint32_t next = 1001;
+    for (int round = 0; round < 3; ++round) { // slow start with full windows: cwnd 10 -> 80 segments
+        h.send(pattern(h.t.cwnd()));
+        const auto out = h.poll();
+        h.advance(100_ms);
+        for (const auto& s : out) {
+            next = s.seq() + static_cast<std::uint32_t>(s.len());
+            h.in(ack(peer_iss + 1, next));
+        }
+    }
+    REQUIRE(h.t.cwnd() == 80000);
+    h.send(pattern(65000));
+    REQUIRE(h.poll().size() == 65); // the peer's unscaled window: 65 segments
+    const std::uint32_t base = next; // segment i is [base + 1000 i, base + 1000 (i + 1))
+    auto seg = [&](std::uint32_t i, std::uint32_t n = 1) { return block{base + 1000 * i, base + 1000 * (i + n)}; };
+    h.advance(100_ms);
+    // 15 single segments 4 apart arrive (2, 6, ..., 58), then 62-64 together: 16 SACKed ranges,
+    // the scoreboard's capacity; the rest, the head included, was lost
+    for (std::uint32_t k = 0; k < 15; ++k) {
+        h.in(sack_ack(base, {seg(2 + 4 * k)}));
+        h.poll();
+    }
+    h.in(sack_ack(base, {seg(62, 3), seg(58)}));
+    h.poll();
+    REQUIRE(h.t.in_recovery());
+    REQUIRE(h.t.scoreboard().ranges().size() == 16);
+    const std::uint32_t sacked = h.t.scoreboard().sacked_bytes();
+    // segment 4 arrives: a 17th range, so the highest (3000 bytes) is forgotten for it (1000)
+    h.in(sack_ack(base, {seg(4), seg(62, 3), seg(58)}));
+    REQUIRE(h.t.scoreboard().sacked_bytes() < sacked);
+    CHECK(h.t.cwnd() <= 80000);
+    CHECK(h.poll().size() <= 2);
+}

@@ -754,9 +754,11 @@ private:
         }
         const unsigned newly_lost = rack_enabled() ? rack_end_ack(now, dsack) : 0;
         if (sack_recovery()) {
-            const std::uint32_t sacked = board_.empty() ? 0 : board_.sacked_bytes();
-            prr_update(static_cast<std::uint32_t>(snd_una_ - una_before) + sacked - sacked_before, una_before < snd_una_,
-                       newly_lost > 0);
+            // (negative when a full scoreboard forgot its highest range to hold a new one: then
+            // this ACK tells PRR nothing)
+            const std::int64_t delivered = std::int64_t{static_cast<std::uint32_t>(snd_una_ - una_before)} +
+                                           (board_.empty() ? 0 : board_.sacked_bytes()) - sacked_before;
+            if (delivered > 0) prr_update(static_cast<std::uint32_t>(delivered), una_before < snd_una_, newly_lost > 0);
         }
         probes_out_ = 0;
         const bool fin_acked = our_fin_acked();
@@ -1163,13 +1165,18 @@ private:
         prr_delivered_ += delivered;
         const std::uint32_t in_pipe = pipe();
         const std::uint32_t ssthresh = cc_.ssthresh();
+        const auto whole_segments = [this](std::int64_t bytes) { // Linux counts packets: round up
+            return bytes <= 0 ? bytes : (bytes + snd_mss_ - 1) / snd_mss_ * snd_mss_;
+        };
         std::int64_t sndcnt = 0;
         if (in_pipe > ssthresh) {
-            const std::uint64_t share = (std::uint64_t{prr_delivered_} * ssthresh + prr_prior_cwnd_ - 1) / prr_prior_cwnd_;
-            const std::uint64_t whole = (share + snd_mss_ - 1) / snd_mss_ * snd_mss_;
-            sndcnt = static_cast<std::int64_t>(whole) - prr_out_;
+            // (the divisor at least ssthresh: a window cut while its flight stayed out, by a tail
+            // loss probe's reduction, must not make the share exceed what was delivered)
+            const std::uint64_t prior = std::max(prr_prior_cwnd_, ssthresh);
+            const std::uint64_t share = (std::uint64_t{prr_delivered_} * ssthresh + prior - 1) / prior;
+            sndcnt = whole_segments(static_cast<std::int64_t>(share)) - prr_out_;
         } else {
-            std::int64_t limit = std::max<std::int64_t>(std::int64_t{prr_delivered_} - prr_out_, delivered);
+            std::int64_t limit = whole_segments(std::max<std::int64_t>(std::int64_t{prr_delivered_} - prr_out_, delivered));
             if (una_advanced && !newly_lost) limit += snd_mss_;
             sndcnt = std::min<std::int64_t>(std::int64_t{ssthresh} - in_pipe, limit);
         }
@@ -1209,6 +1216,10 @@ private:
         high_rxt_ = snd_una_;
         tlp_deadline_ = instant::never();
         tlp_end_.reset(); // recovery repairs what a probe found; no second reduction for the probe
+        if (tlp_pending_) { // a probe that fired but has not gone: recovery sends instead (PRR)
+            tlp_pending_ = false;
+            if (rtx_deadline_.is_never()) rtx_deadline_ = now + rtt_.rto(); // the PTO had taken its place
+        }
         recover_ = snd_max_;
         in_recovery_ = true;
         partial_acks_ = 0;
@@ -1796,7 +1807,7 @@ private:
             rtx_start_ = now;
         }
         if (len > 0) last_data_ms_ = stamp_ms(now);
-        if (in_recovery_) prr_out_ += len;
+        if (in_recovery_) prr_out_ += len + (fin ? 1u : 0u);
         stats_.bytes_out += len;
         emit_segment(emit, s);
     }
