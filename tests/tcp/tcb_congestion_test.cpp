@@ -183,14 +183,23 @@ TEST_CASE("cwnd grows only when the sender used it (Linux's tcp_is_cwnd_limited,
     CHECK(run(10000, 1) == 20000);
 }
 
-TEST_CASE("cwnd validation in congestion avoidance: a full window grows cwnd, an application-limited one does not") {
-    harness h; // NewReno, SMSS 1000
+namespace {
+
+/// A NewReno client (SMSS 1000, RTT 100 ms) whose first 10 segments were all lost: the RTO (at
+/// 300 ms) set ssthresh = 5000, cwnd = 1000 and resent the first; nothing is acknowledged yet.
+void lose_first_window(harness& h) {
     h.establish_as_client(100_ms, 1000);
     h.send(pattern(10000));
     REQUIRE(h.poll().size() == 10);
-    // all 10 lost: the RTO (300 ms) sets ssthresh = 5000, cwnd = 1000 and resends the first
     REQUIRE(h.run_until(at(400_ms)).size() == 1);
     REQUIRE(h.t.ssthresh() == 5000);
+}
+
+} // namespace
+
+TEST_CASE("cwnd validation in congestion avoidance: a full window grows cwnd, an application-limited one does not") {
+    harness h; // NewReno, SMSS 1000
+    lose_first_window(h);
     std::uint32_t next = 1001;
     auto round = [&](std::uint32_t bytes) { // send, then one ACK per segment a round trip later
         if (bytes > 0) h.send(pattern(bytes));
@@ -226,16 +235,7 @@ namespace {
 /// windows, each segment ACKed a round trip after it left; everything is acknowledged at the end.
 void grow_to_40(harness& h) {
     h.establish_as_client(100_ms, 1000);
-    std::uint32_t next = 1001;
-    for (int round = 0; round < 2; ++round) {
-        h.send(pattern(h.t.cwnd()));
-        const auto out = h.poll();
-        h.advance(100_ms);
-        for (const auto& seg : out) {
-            next = seg.seq() + seg.len();
-            h.in(ack(peer_iss + 1, next));
-        }
-    }
+    h.full_window_rounds(2);
     REQUIRE(h.t.cwnd() == 40000);
     REQUIRE(h.t.send_queue() == 0);
 }
@@ -300,22 +300,9 @@ TEST_CASE("slow start after idle: more than an RTO without sending halves cwnd p
 
 TEST_CASE("slow start after idle: ssthresh keeps 3/4 of cwnd, and a cwnd below the initial window stays") {
     harness h; // NewReno, SMSS 1000
-    h.establish_as_client(100_ms, 1000);
-    h.send(pattern(10000));
-    REQUIRE(h.poll().size() == 10);
-    // all 10 lost: the RTO sets ssthresh = 5000, cwnd = 1000; one ACK then takes everything
-    REQUIRE(h.run_until(at(400_ms)).size() == 1);
-    h.in(ack(peer_iss + 1, 11001));
-    std::uint32_t next = 11001;
-    for (int round = 0; round < 3; ++round) { // slow start to ssthresh, full windows
-        h.send(pattern(h.t.cwnd()));
-        const auto out = h.poll();
-        h.advance(100_ms);
-        for (const auto& seg : out) {
-            next = seg.seq() + static_cast<std::uint32_t>(seg.len());
-            h.in(ack(peer_iss + 1, next));
-        }
-    }
+    lose_first_window(h);
+    h.in(ack(peer_iss + 1, 11001)); // one ACK takes everything
+    h.full_window_rounds(3); // slow start to ssthresh
     REQUIRE(h.t.cwnd() == 7000);
     REQUIRE(h.t.ssthresh() == 5000);
     CHECK(burst_after(h, 60_s) == 7); // the restart window is min(IW = 10, cwnd = 7)

@@ -274,6 +274,23 @@ struct harness {
         REQUIRE(st() == state::established);
     }
 
+    /// `rounds` round trips of a full window: each writes cwnd bytes, sends what goes, and after
+    /// `rtt` the peer ACKs every segment one by one (slow start doubles cwnd per round). Returns
+    /// the last ACK number.
+    std::uint32_t full_window_rounds(int rounds, duration rtt = 100_ms) {
+        std::uint32_t next = t.snd_una().value();
+        for (int round = 0; round < rounds; ++round) {
+            send(pattern(t.cwnd()));
+            const auto out = poll();
+            advance(rtt);
+            for (const auto& s : out) {
+                next = s.seq() + static_cast<std::uint32_t>(s.len());
+                in(ack(peer_iss + 1, next));
+            }
+        }
+        return next;
+    }
+
     /// A server in ESTABLISHED: the peer's SYN, our SYN-ACK, the peer's ACK after `rtt`.
     void establish_as_server(duration rtt = 100_ms, std::uint16_t peer_mss = 1460) {
         t.open_passive(now, seq32(our_iss), syn(peer_iss, peer_mss));

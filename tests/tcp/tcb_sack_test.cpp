@@ -357,11 +357,7 @@ namespace {
 /// sent in answer to it (limited transmit, the fast retransmit, the recovery).
 std::vector<std::vector<std::uint32_t>> one_loss_in_twenty(harness& h, std::uint32_t acks = 19) {
     establish_with_sack(h, false, 1000);
-    h.send(pattern(10000));
-    const auto first = h.poll();
-    REQUIRE(first.size() == 10);
-    h.advance(100_ms);
-    for (const auto& s : first) h.in(ack(peer_iss + 1, s.seq() + static_cast<std::uint32_t>(s.len())));
+    h.full_window_rounds(1);
     REQUIRE(h.t.cwnd() == 20000);
     h.send(pattern(40000));
     std::uint32_t sent_end = 11001;
@@ -464,16 +460,7 @@ TEST_CASE("PRR: below ssthresh, an ACK that advances SND.UNA without a new loss 
 TEST_CASE("PRR: an ACK after which fewer bytes are SACKed (a full scoreboard forgot its highest range) delivers nothing, and cwnd stays sane") {
     harness h(sack_config());
     establish_with_sack(h, false, 1000);
-    std::uint32_t next = 1001;
-    for (int round = 0; round < 3; ++round) { // slow start with full windows: cwnd 10 -> 80 segments
-        h.send(pattern(h.t.cwnd()));
-        const auto out = h.poll();
-        h.advance(100_ms);
-        for (const auto& s : out) {
-            next = s.seq() + static_cast<std::uint32_t>(s.len());
-            h.in(ack(peer_iss + 1, next));
-        }
-    }
+    const std::uint32_t next = h.full_window_rounds(3); // slow start: cwnd 10 -> 80 segments
     REQUIRE(h.t.cwnd() == 80000);
     h.send(pattern(65000));
     REQUIRE(h.poll().size() == 65); // the peer's unscaled window: 65 segments
