@@ -591,3 +591,22 @@ TEST_CASE("congestion: set_congestion_control switches a running connection, cwn
     CHECK(h.t.ssthresh() == 5600);
     CHECK(h.t.cwnd() == 5600);
 }
+
+// ================================================================== RACK's samples for congestion control
+
+TEST_CASE("RACK: a SACK-only ACK gives congestion control (HyStart) the RTT of what it newly delivered, as Linux's pkts_acked on every ACK") {
+    config c = rack_config();
+    c.congestion = congestion_control::cubic;
+    harness h(c);
+    establish(h);
+    const cubic* m = h.t.congestion().as_cubic();
+    REQUIRE(m != nullptr);
+    const duration before = m->delay_min(); // the handshake gives none (no data was delivered)
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.advance(7_ms); // [1001, 2001) is late; [2001, 3001) arrives and is SACKed
+    h.in(sack_ack(1001, {{2001, 3001}}));
+    CHECK(h.t.snd_una().value() == 1001);
+    CHECK(m->delay_min() == 7_ms);
+    CHECK(before != 7_ms);
+}

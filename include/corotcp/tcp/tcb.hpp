@@ -748,9 +748,14 @@ private:
         const bool sacked_new = take_sack_blocks(now, seg);
         if (seg.ack > snd_una_) {
             on_new_ack(now, seg);
-        } else if (seg.ack == snd_una_ && snd_max_ > snd_una_ &&
-                   (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed))) {
-            on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
+        } else {
+            // Linux's pkts_acked runs on every ACK: what a SACK newly delivered gives congestion
+            // control (HyStart) an RTT sample too, before loss detection
+            if (sacked_new && rack_enabled())
+                cc_.on_sample({rack_.ack_rtt(now), rtt_.srtt(), snd_una_, snd_max_, in_recovery_}, now);
+            if (seg.ack == snd_una_ && snd_max_ > snd_una_ &&
+                (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed)))
+                on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
         }
         const unsigned newly_lost = rack_enabled() ? rack_end_ack(now, dsack) : 0;
         if (sack_recovery()) {
