@@ -1175,10 +1175,7 @@ private:
         };
         std::int64_t sndcnt = 0;
         if (in_pipe > ssthresh) {
-            // (the divisor at least ssthresh: a window cut while its flight stayed out, by a tail
-            // loss probe's reduction, must not make the share exceed what was delivered)
-            const std::uint64_t prior = std::max(prr_prior_cwnd_, ssthresh);
-            const std::uint64_t share = (std::uint64_t{prr_delivered_} * ssthresh + prior - 1) / prior;
+            const std::uint64_t share = (std::uint64_t{prr_delivered_} * ssthresh + prr_prior_cwnd_ - 1) / prr_prior_cwnd_;
             sndcnt = whole_segments(static_cast<std::int64_t>(share)) - prr_out_;
         } else {
             std::int64_t limit = whole_segments(std::max<std::int64_t>(std::int64_t{prr_delivered_} - prr_out_, delivered));
@@ -1221,10 +1218,6 @@ private:
         high_rxt_ = snd_una_;
         tlp_deadline_ = instant::never();
         tlp_end_.reset(); // recovery repairs what a probe found; no second reduction for the probe
-        if (tlp_pending_) { // a probe that fired but has not gone: recovery sends instead (PRR)
-            tlp_pending_ = false;
-            if (rtx_deadline_.is_never()) rtx_deadline_ = now + rtt_.rto(); // the PTO had taken its place
-        }
         recover_ = snd_max_;
         in_recovery_ = true;
         partial_acks_ = 0;
