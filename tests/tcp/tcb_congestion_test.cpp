@@ -321,6 +321,20 @@ TEST_CASE("slow start after idle: data sent while other data is still in flight 
     CHECK(h.t.cwnd() == 40000);
 }
 
+TEST_CASE("slow start after idle: a zero-window stall is part of the idle time (only data sent ends it)") {
+    harness h;
+    grow_to_40(h);
+    const std::uint32_t una = h.t.snd_una().value();
+    h.in(ack(peer_iss + 1, una, 0)); // the peer's window closes, with nothing in flight
+    h.advance(50_ms);                // 150 ms since the last data sent: under the RTO (212 ms)
+    h.send(pattern(100000));
+    h.poll_none(); // nothing may go
+    h.advance(150_ms); // before the persist timer fires: still nothing sent
+    h.in(ack(peer_iss + 1, una));    // the window opens 300 ms after the last data sent
+    CHECK(h.poll().size() == 20);    // more than an RTO: one halving
+    CHECK(h.t.cwnd() == 20000);
+}
+
 TEST_CASE("CUBIC: the epoch moves forward by the time the application sent nothing, never past now (RFC 9438 5.8)") {
     cubic m(1000, 100000);
     m.enter_recovery(100000, epoch); // W_max 100, cwnd 70, K = 4.2171633 s

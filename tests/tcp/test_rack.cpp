@@ -341,6 +341,29 @@ TEST_CASE("RACK: an ACK for the original transmission of a resent range (TSecr o
     CHECK(h.t.rack_state().rtt() == 100_ms);
 }
 
+TEST_CASE("PRR with RACK: an ACK that advances SND.UNA but reveals a new loss sends only what it delivered, no extra segment (Linux)") {
+    harness h(rack_config());
+    establish(h);
+    h.send(pattern(6000));
+    REQUIRE(h.poll().size() == 6); // [1001, 7001) at 100 ms; [1001, 2001) and [5001, 6001) will be lost
+    h.advance_to(at(200_ms));
+    h.in(sack_ack(1001, {{2001, 3001}}));
+    h.in(sack_ack(1001, {{2001, 4001}}));
+    h.in(sack_ack(1001, {{2001, 5001}})); // three SACKed above the hole: recovery, the hole resent
+    REQUIRE(seqs_of(h.poll()) == std::vector<std::uint32_t>{1001});
+    REQUIRE(h.t.ssthresh() == 3000); // NewReno: FlightSize 6000 / 2
+    h.send(pattern(10000)); // new data waits: pipe (two unSACKed segments, the repair) is at ssthresh
+    h.poll_none();
+    h.advance_to(at(300_ms));
+    // the repair arrived (SND.UNA 5001) and so did [6001, 7001), sent with [5001, 6001), which RACK
+    // now marks lost: pipe 0, two segments delivered. PRR-SSRB may send what was delivered beyond
+    // what it sent (3000 - 1000 = 2000), and no segment more: the ACK found a new loss
+    h.in(sack_ack(5001, {{6001, 7001}}));
+    CHECK(seqs_of(h.poll()) == std::vector<std::uint32_t>{5001, 7001});
+    CHECK(h.t.in_recovery());
+    CHECK(h.t.cwnd() == 2000);
+}
+
 // ================================================================== the tail loss probe with RACK (RFC 8985 7)
 
 TEST_CASE("TLP with RACK: a lost tail is found by the probe's SACK, RACK marks the rest, no RTO") {

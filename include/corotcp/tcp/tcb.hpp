@@ -1645,7 +1645,9 @@ private:
 
     template <class Emit>
     void send_data(instant now, Emit& emit) {
-        if (snd_una_ == snd_max_ && has_unsent_data()) restart_after_idle(now);
+        // With nothing in flight only a zero window keeps data back; an idle period ends when data
+        // can go, so a zero-window stall stays part of it (as Linux's lsndtime: real sends only).
+        if (snd_una_ == snd_max_ && snd_wnd_ != 0 && has_unsent_data()) restart_after_idle(now);
         while (send_new_segment(now, emit, false) > 0) {}
     }
 
