@@ -435,6 +435,32 @@ TEST_CASE("PRR: a recovery that ends while pipe is still above ssthresh leaves c
     CHECK(h.t.cwnd() == 10000);
 }
 
+TEST_CASE("PRR: a FIN sent in the recovery counts in what was sent, as the sequence number it takes") {
+    harness h(sack_config());
+    establish_with_sack(h, false, 1000);
+    h.full_window_rounds(1);
+    REQUIRE(h.t.cwnd() == 20000);
+    h.send(pattern(23000));
+    h.t.shutdown(h.now); // the FIN follows the last byte
+    REQUIRE(h.poll().size() == 20); // [11001, 31001); [11001, 12001) will be lost
+    h.advance(100_ms);
+    std::vector<std::vector<std::uint32_t>> per_ack;
+    for (std::uint32_t k = 1; k <= 7; ++k) {
+        h.advance(2_ms);
+        h.in(sack_ack(11001, {{12001, 12001 + 1000 * k}}));
+        per_ack.push_back(seqs_of(h.poll()));
+    }
+    // ACKs 1-2: limited transmit; 3: the fast retransmit; 5: the last segment and the FIN on it
+    CHECK(per_ack[0] == std::vector<std::uint32_t>{31001});
+    CHECK(per_ack[1] == std::vector<std::uint32_t>{32001});
+    CHECK(per_ack[2] == std::vector<std::uint32_t>{11001});
+    CHECK(per_ack[4] == std::vector<std::uint32_t>{33001});
+    // ACK 7: 5 segments delivered in the recovery, ceil(5 * 10 / 20) = 3 may have been sent, and
+    // 2001 sequence numbers were (the repair, 1000 bytes and the FIN): cwnd = pipe + 999, where
+    // pipe is the 15 unSACKed segments after the hole, the repair and the FIN's one: 16,001
+    CHECK(h.t.cwnd() == 17000);
+}
+
 namespace {
 
 /// SMSS 1000, 10 segments [1001, 11001) and nothing more to send; the first five are lost, the
