@@ -89,7 +89,10 @@ public:
     ~awaiter();
 
     [[nodiscard]] bool await_ready() noexcept;
-    void await_suspend(std::coroutine_handle<> h) noexcept;
+    void await_suspend(std::coroutine_handle<> h) noexcept { suspend_with(detail::resume_waker(h)); }
+    /// Waits without a coroutine: on completion the loop calls `on_complete` (which then calls
+    /// await_resume() for the result). For awaitables that handle the event themselves.
+    void suspend_with(waker on_complete) noexcept;
     wait_result await_resume() noexcept {
         state_ = state::resumed;
         stop_callback_.reset();
@@ -114,14 +117,14 @@ private:
         result_ = r;
         if (notifier_ != nullptr) notifier_->unlink(*this);
         loop_->cancel_timer(timer_);
-        loop_->post(waiting_);
+        loop_->post(on_complete_);
     }
 
     notifier* notifier_;      // null once unlinked
     scheduler* loop_;
     instant deadline_;
     std::stop_token stop_;
-    std::coroutine_handle<> waiting_;
+    waker on_complete_;       // posted on completion: resumes the coroutine, or the caller's callback
     wait_result result_ = wait_result::notified;
     state state_ = state::initial;
     awaiter* prev_ = nullptr; // in the notifier's FIFO of waiters
@@ -181,8 +184,8 @@ inline bool notifier::awaiter::await_ready() noexcept {
     return false;
 }
 
-inline void notifier::awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
-    waiting_ = h;
+inline void notifier::awaiter::suspend_with(waker on_complete) noexcept {
+    on_complete_ = on_complete;
     state_ = state::waiting;
     notifier_->link(*this);
     if (!deadline_.is_never()) {
@@ -199,7 +202,7 @@ inline notifier::awaiter::~awaiter() {
         if (notifier_ != nullptr) notifier_->unlink(*this);
         loop_->cancel_timer(timer_);
     } else if (state_ == state::posted) {
-        loop_->unpost(waiting_);
+        loop_->unpost(on_complete_);
     }
 }
 

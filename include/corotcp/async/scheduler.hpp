@@ -63,25 +63,32 @@ class scheduler;
 
 namespace detail {
 
-/// FIFO of coroutine handles in a growable ring buffer: no allocation once warmed up.
+/// What the loop runs for a posted coroutine handle: resume it (through the trampoline). A named
+/// inline function: its address is one and the same everywhere, so unpost() finds the entry.
+inline void resume_frame(void* frame) { trampoline::run(std::coroutine_handle<>::from_address(frame)); }
+[[nodiscard]] inline waker resume_waker(std::coroutine_handle<> h) noexcept { return waker{&resume_frame, h.address()}; }
+
+/// FIFO of callbacks (a posted coroutine is the callback that resumes it) in a growable ring
+/// buffer: no allocation once warmed up. A callback lets an awaitable react to its event from the
+/// loop without a coroutine of its own (inline_op.hpp).
 class ready_queue {
 public:
-    void push(std::coroutine_handle<> h) {
+    void push(waker w) {
         if (size_ == capacity_) grow();
-        slots_[(head_ + size_) & (capacity_ - 1)] = h;
+        slots_[(head_ + size_) & (capacity_ - 1)] = w;
         ++size_;
     }
-    std::coroutine_handle<> pop() noexcept {
-        const std::coroutine_handle<> h = slots_[head_];
+    waker pop() noexcept {
+        const waker w = slots_[head_];
         head_ = (head_ + 1) & (capacity_ - 1);
         --size_;
-        return h;
+        return w;
     }
-    /// Blanks every queued copy of `h` (pop() then yields a null handle, which the loop skips).
-    void erase(std::coroutine_handle<> h) noexcept {
+    /// Blanks every queued copy of `w` (pop() then yields an empty waker, which the loop skips).
+    void erase(waker w) noexcept {
         for (std::size_t i = 0; i < size_; ++i) {
             auto& slot = slots_[(head_ + i) & (capacity_ - 1)];
-            if (slot == h) slot = {};
+            if (slot.fn == w.fn && slot.ctx == w.ctx) slot = {};
         }
     }
     void clear() noexcept { head_ = size_ = 0; }
@@ -91,14 +98,14 @@ public:
 private:
     void grow() {
         const std::size_t capacity = capacity_ == 0 ? 64 : capacity_ * 2;
-        auto slots = std::make_unique<std::coroutine_handle<>[]>(capacity);
+        auto slots = std::make_unique<waker[]>(capacity);
         for (std::size_t i = 0; i < size_; ++i) slots[i] = slots_[(head_ + i) & (capacity_ - 1)];
         slots_ = std::move(slots);
         capacity_ = capacity;
         head_ = 0;
     }
 
-    std::unique_ptr<std::coroutine_handle<>[]> slots_;
+    std::unique_ptr<waker[]> slots_;
     std::size_t capacity_ = 0; // a power of two
     std::size_t head_ = 0;
     std::size_t size_ = 0;
@@ -178,11 +185,17 @@ public:
     // --- coroutines ---
     /// Queue `h` to be resumed by the loop (FIFO). Never resumes inline.
     void post(std::coroutine_handle<> h) {
-        if (h) ready_.push(h);
+        if (h) ready_.push(detail::resume_waker(h));
+    }
+    /// Queue `w` to be called by the loop, in the same FIFO: for an awaitable that handles its event
+    /// itself (and resumes its coroutine from there, or waits again) instead of a coroutine.
+    void post(waker w) {
+        if (w) ready_.push(w);
     }
     /// Remove `h` from the ready queue if it is there. For awaitables whose frame is destroyed after
     /// they posted it but before it ran.
-    void unpost(std::coroutine_handle<> h) noexcept { ready_.erase(h); }
+    void unpost(std::coroutine_handle<> h) noexcept { ready_.erase(detail::resume_waker(h)); }
+    void unpost(waker w) noexcept { ready_.erase(w); }
 
     /// Run `t` detached: the loop owns it, starts it on its next iteration and destroys it when it
     /// finishes. An exception escaping it is kept (the first one) and rethrown by run()/run_until()/
@@ -243,11 +256,10 @@ protected:
         }
     }
 
-    /// Resume the coroutines that were ready when this was called (not those they post).
+    /// Run what was ready when this was called (not what that posts): resume coroutines, call callbacks.
     void run_ready_batch() {
         for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
-            const std::coroutine_handle<> h = ready_.pop();
-            if (h) detail::trampoline::run(h);
+            if (const waker w = ready_.pop()) w.fn(w.ctx);
         }
     }
 

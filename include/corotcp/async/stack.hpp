@@ -197,17 +197,6 @@ concept char_span = std::convertible_to<const T&, std::span<const char>> && !std
 template <class L>
 concept blocking_link = link<L> && detail::waitable_link<L>;
 
-namespace detail {
-[[nodiscard]] inline instant deadline_after(scheduler& loop, duration timeout) noexcept {
-    return timeout >= duration::max() ? instant::never() : loop.now() + timeout;
-}
-
-[[nodiscard]] inline std::error_code from_wait(wait_result r) noexcept {
-    return r == wait_result::timed_out ? make_error_code(errc::operation_timed_out)
-                                       : make_error_code(errc::operation_canceled);
-}
-} // namespace detail
-
 /// One TCP connection, as the application holds it.
 template <link Link, tcp::buffer_policy Buffers>
 class basic_connection : public detail::stack_handle<basic_connection<Link, Buffers>, basic_stack<Link, Buffers>> {
@@ -314,38 +303,51 @@ public:
         if (sock_ != nullptr) sock_->tcb.set_congestion_control(c);
     }
 
+private:
+    /// What the three operations below share: their connection, their limits, and how inline_op
+    /// waits for them (on the connection's notifier).
+    template <class Derived, class R>
+    class conn_op : public detail::inline_op<Derived, R> {
+    protected:
+        conn_op(basic_connection& c, op_options o) noexcept : c_(&c), o_(std::move(o)) {}
+        basic_connection* c_;
+
+    private:
+        friend detail::inline_op<Derived, R>;
+        [[nodiscard]] notifier& events() const noexcept { return *c_->events_; }
+        [[nodiscard]] duration timeout() const noexcept { return o_.timeout; }
+        [[nodiscard]] const std::stop_token& stop() const noexcept { return o_.stop; }
+        op_options o_;
+    };
+
+public:
     /// `co_await c.read(buf)`: see read().
-    class read_op : public detail::inline_op<read_op, expected<std::size_t>> {
+    class read_op : public conn_op<read_op, expected<std::size_t>> {
     public:
         read_op(basic_connection& c, std::span<std::uint8_t> buf, op_options o) noexcept
-            : c_(&c), buf_(buf), o_(std::move(o)) {}
+            : read_op::conn_op(c, std::move(o)), buf_(buf) {}
 
     private:
         friend detail::inline_op<read_op, expected<std::size_t>>;
         std::optional<expected<std::size_t>> attempt() {
-            if (buf_.empty() && c_->sock_ != nullptr) return std::size_t{0};
-            return c_->try_read(buf_);
+            if (buf_.empty() && this->c_->sock_ != nullptr) return std::size_t{0};
+            return this->c_->try_read(buf_);
         }
-        task<expected<std::size_t>> slow() {
-            return c_->template retry_after_waits<expected<std::size_t>>([this] { return c_->try_read(buf_); }, o_);
-        }
-        basic_connection* c_;
         std::span<std::uint8_t> buf_;
-        op_options o_;
     };
 
     /// `co_await c.read_exactly(buf)`: see read_exactly().
-    class read_exactly_op : public detail::inline_op<read_exactly_op, expected<std::size_t>> {
+    class read_exactly_op : public conn_op<read_exactly_op, expected<std::size_t>> {
     public:
         read_exactly_op(basic_connection& c, std::span<std::uint8_t> buf, op_options o) noexcept
-            : c_(&c), buf_(buf), o_(std::move(o)) {}
+            : read_exactly_op::conn_op(c, std::move(o)), buf_(buf) {}
 
     private:
         friend detail::inline_op<read_exactly_op, expected<std::size_t>>;
         /// Reads until buf is full, the stream ends (the count so far) or it fails (the error).
         std::optional<expected<std::size_t>> attempt() {
             while (got_ < buf_.size()) {
-                auto n = c_->try_read(buf_.subspan(got_));
+                auto n = this->c_->try_read(buf_.subspan(got_));
                 if (!n) return std::nullopt;
                 if (!*n) return n->error();
                 if (**n == 0) break;
@@ -353,30 +355,20 @@ public:
             }
             return got_;
         }
-        task<expected<std::size_t>> slow() {
-            return c_->template retry_after_waits<expected<std::size_t>>([this] { return attempt(); }, o_);
-        }
-        basic_connection* c_;
         std::span<std::uint8_t> buf_;
-        op_options o_;
         std::size_t got_ = 0;
     };
 
     /// `co_await c.write(data)`: see write().
-    class write_op : public detail::inline_op<write_op, std::error_code> {
+    class write_op : public conn_op<write_op, std::error_code> {
     public:
         write_op(basic_connection& c, std::span<const std::uint8_t> data, op_options o) noexcept
-            : c_(&c), data_(data), o_(std::move(o)) {}
+            : write_op::conn_op(c, std::move(o)), data_(data) {}
 
     private:
         friend detail::inline_op<write_op, std::error_code>;
-        std::optional<std::error_code> attempt() { return c_->try_write(data_); }
-        task<std::error_code> slow() {
-            return c_->template retry_after_waits<std::error_code>([this] { return c_->try_write(data_); }, o_);
-        }
-        basic_connection* c_;
+        std::optional<std::error_code> attempt() { return this->c_->try_write(data_); }
         std::span<const std::uint8_t> data_;
-        op_options o_;
     };
 
 private:
@@ -431,18 +423,6 @@ private:
         }
         if (sock_ == nullptr) return closed_error(); // an empty write on a closed handle fails too
         return std::error_code{};
-    }
-
-    /// The slow path of an operation whose first attempt has to wait: wait for the engine's next
-    /// event, the deadline or the stop request, and try again.
-    template <class R, class Attempt>
-    task<R> retry_after_waits(Attempt attempt, op_options o) {
-        const instant deadline = detail::deadline_after(loop(), o.timeout);
-        for (;;) {
-            if (auto r = co_await events_->wait(deadline, o.stop); r != wait_result::notified)
-                co_return detail::from_wait(r);
-            if (auto r = attempt()) co_return std::move(*r);
-        }
     }
 
     [[nodiscard]] scheduler& loop() const noexcept { return stack_->loop(); }
