@@ -19,6 +19,7 @@
 // The deadline is fixed at the first suspension: a timeout covers the whole operation.
 #pragma once
 
+#include <cassert>
 #include <concepts>
 #include <coroutine>
 #include <exception>
@@ -56,17 +57,19 @@ public:
 
     inline_op(const inline_op&) = delete; // the waiter is linked by address once suspended
     inline_op& operator=(const inline_op&) = delete;
-    inline_op(inline_op&& o) noexcept : result_(std::move(o.result_)) {} // only before it is awaited
+    /// Only before it is awaited: a waiting operation is linked into its notifier by address.
+    inline_op(inline_op&& o) noexcept : result_(std::move(o.result_)) { assert(!o.waiter_ && !o.parent_); }
 
     [[gnu::always_inline]] bool await_ready() {
         if (result_) return true;
         result_ = self().attempt();
         return result_.has_value();
     }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) {
+    /// false (go on at once, without nesting a resumption) if it ended before waiting.
+    bool await_suspend(std::coroutine_handle<> parent) {
         parent_ = parent;
         deadline_ = deadline_after(self().events().loop(), self().timeout());
-        return wait() ? std::noop_coroutine() : parent; // parent: it ended before waiting
+        return wait();
     }
     [[gnu::always_inline]] R await_resume() {
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
