@@ -295,3 +295,34 @@ TEST_CASE("real-clock sleeps finish in deadline order and run_for covers its who
     CHECK(loop.now() - start >= 40_ms);
     CHECK(log == std::vector<int>{1, 2, 3});
 }
+
+TEST_CASE("a posted callback runs from the loop, in one FIFO with posted coroutines, and unpost takes it out") {
+    run_loop<> loop;
+    std::vector<int> log;
+    struct entry {
+        std::vector<int>* log;
+        int id;
+        static void run(void* self) {
+            auto* e = static_cast<entry*>(self);
+            e->log->push_back(e->id);
+        }
+        [[nodiscard]] corotcp::waker as_waker() { return {&entry::run, this}; }
+    };
+    entry first{&log, 1}, dropped{&log, 2}, last{&log, 4};
+    loop.post(first.as_waker());
+    loop.post(dropped.as_waker());
+    auto coro = [](std::vector<int>& l) -> task<void> {
+        l.push_back(3);
+        co_return;
+    }(log);
+    loop.post(corotcp::detail::task_access::handle(coro)); // a coroutine between the callbacks
+    loop.post(last.as_waker());
+    loop.post(corotcp::waker{}); // an empty callback is not queued
+    CHECK(log.empty()); // nothing runs inline
+    loop.unpost(dropped.as_waker());
+    CHECK(loop.has_ready());
+    loop.run_for(1_ms);
+    CHECK(log == std::vector<int>{1, 3, 4});
+    CHECK(coro.done());
+    CHECK_FALSE(loop.has_ready());
+}
