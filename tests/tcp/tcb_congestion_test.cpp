@@ -67,6 +67,25 @@ TEST_CASE("NewReno in the TCB: fast retransmit, inflation per duplicate, partial
     CHECK(h.t.stats().retransmits == 2);
 }
 
+TEST_CASE("NewReno in the TCB: a partial ACK of less than one SMSS deflates cwnd by what it acknowledged and adds no SMSS back") {
+    harness h; // NewReno, no SACK
+    h.establish_as_client(100_ms, 1000);
+    h.send(pattern(10000));
+    REQUIRE(h.poll().size() == 10);
+    h.advance(100_ms);
+    for (int i = 0; i < 3; ++i) h.in(ack(peer_iss + 1, 1001));
+    CHECK(h.poll_one().seq() == 1001); // the fast retransmit
+    h.in(ack(peer_iss + 1, 1001));
+    h.in(ack(peer_iss + 1, 1001));
+    REQUIRE(h.t.cwnd() == 10000);
+    h.in(ack(peer_iss + 1, 1501)); // partial, 500 bytes: cwnd - 500, no SMSS back (RFC 6582 3.2 step 5)
+    CHECK(h.t.cwnd() == 9500);
+    CHECK(h.poll_one().seq() == 1501); // the rest of the hole, resent at once
+    h.in(ack(peer_iss + 1, 3001)); // partial, 1500 bytes: cwnd - 1500 + 1 SMSS
+    CHECK(h.t.cwnd() == 9000);
+    CHECK(h.t.in_recovery());
+}
+
 // ================================================================== CUBIC (RFC 9438)
 // One loss at cwnd = 100 segments (flight 100 segments): W_max = 100, cwnd = ssthresh = 70,
 // K = cbrt((100 - 70) / 0.4) = cbrt(75) = 4.2171633 s, W_cubic(t) = 0.4 (t - K)^3 + 100.
@@ -103,6 +122,22 @@ TEST_CASE("CUBIC: per ACK, the Reno-friendly W_est at the epoch, then (W_cubic(t
     // cwnd = 70007.563 + (87.8846 - 70.0076) / 70.0076 * 1000 = 70262.92
     CHECK(m.cwnd() == 70262);
     CHECK(m.w_est() == Approx(70.0151252).epsilon(1e-9));
+}
+
+TEST_CASE("CUBIC: W_est grows by alpha / cwnd per segment below W_max, then by 1 / cwnd once it reaches W_max (RFC 9438 4.3)") {
+    cubic m(1000, 10000);
+    m.enter_recovery(10000, epoch); // W_max = 10, cwnd = 7 segments
+    // every ACK at the epoch's first instant: W_cubic(0) = 7 stays below W_est, the Reno-friendly region
+    m.on_ack(1000, 100_ms, epoch);
+    double before = m.w_est(); // = cwnd in segments (unrounded) in this region
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.w_est() - before == Approx(cubic::alpha / before).epsilon(1e-9));
+    for (int i = 0; i < 1000 && m.w_est() < 10; ++i) m.on_ack(1000, 100_ms, epoch);
+    REQUIRE(m.w_est() >= 10);
+    before = m.w_est();
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.w_est() - before == Approx(1.0 / before).epsilon(1e-9)); // alpha would be 0.53 / cwnd
+    CHECK(m.cwnd() == static_cast<std::uint32_t>(m.w_est() * 1000));
 }
 
 TEST_CASE("CUBIC: the target is capped at 1.5 cwnd") {

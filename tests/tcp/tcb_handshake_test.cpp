@@ -472,6 +472,45 @@ TEST_CASE("Window scaling: not used when the SYN-ACK does not carry it, on eithe
     CHECK(h.t.send_window() == 100);
 }
 
+TEST_CASE("Window scaling: off on our side, a peer's shift is ignored both ways, as client and as server") {
+    config c = test_config();
+    c.window_scaling = false;
+    SECTION("client: the SYN offers none, a SYN-ACK that offers 7 anyway does not turn it on") {
+        harness h(c);
+        const sent s = h.connect();
+        CHECK_FALSE(s.h.options.window_scale);
+        h.in(syn_ack(peer_iss, our_iss + 1, 1460, 7));
+        const sent a = h.poll_one();
+        CHECK(a.window() == 65535); // our 128 KiB, unscaled: what 16 bits can say
+        CHECK(h.t.rcv_wnd() == 65535);
+        h.in(ack(peer_iss + 1, our_iss + 1, 100));
+        CHECK(h.t.send_window() == 100); // not 100 << 7
+    }
+    SECTION("server: a SYN that offers 7 gets a SYN-ACK without the option") {
+        harness h(c);
+        h.t.open_passive(h.now, seq32(our_iss), syn(peer_iss, 1460, 7));
+        const sent sa = h.poll_one();
+        CHECK_FALSE(sa.h.options.window_scale);
+        h.in(ack(peer_iss + 1, our_iss + 1, 10));
+        CHECK(h.t.send_window() == 10); // not 10 << 7
+    }
+}
+
+TEST_CASE("Window scaling: our shift is at most 14 (RFC 7323 2.3), and a peer's 14 scales its window by 2^14") {
+    config c = test_config();
+    c.window_scaling = true;
+    c.recv_buffer = std::size_t{1} << 31; // 2 GiB would need a shift of 16 (allocated lazily: never here)
+    harness h(c);
+    const sent s = h.connect();
+    CHECK(s.h.options.window_scale == 14);
+    h.in(syn_ack(peer_iss, our_iss + 1, 1460, 14));
+    const sent a = h.poll_one();
+    CHECK(a.window() == 0xFFFF); // 2^31 >> 14 = 131072 does not fit: the largest field
+    CHECK(h.t.rcv_wnd() == 0xFFFFu << 14);
+    h.in(ack(peer_iss + 1, our_iss + 1, 0xFFFF));
+    CHECK(h.t.send_window() == 0xFFFFu << 14);
+}
+
 TEST_CASE("Window scaling: the SYN-ACK offers our shift only if the SYN offered one") {
     config c = test_config();
     c.window_scaling = true;

@@ -318,6 +318,26 @@ TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no ba
     CHECK(h.t.probe_deadline() == instant::never());
 }
 
+TEST_CASE("TLP: with unsent data waiting, the probe is one new segment beyond a full cwnd, not a retransmission (RFC 8985 7.3)") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000); // SRTT 100 ms, initial window 10 segments
+    h.send(pattern(12000));
+    REQUIRE(h.poll().size() == 10); // [1001, 11001): cwnd is full; [11001, 13001) waits
+    CHECK(h.t.probe_deadline() == at(302_ms));
+    const auto out = h.run_until(at(302_ms));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].seq() == 11001); // SND.NXT: new data
+    CHECK(out[0].len() == 1000);
+    CHECK(out[0].when == at(302_ms));
+    CHECK(h.t.stats().tail_loss_probes == 1);
+    CHECK(h.t.stats().retransmits == 0);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 12001)); // all of it arrived: nothing was lost, no reduction
+    CHECK(h.t.snd_una().value() == 12001);
+    CHECK(h.t.ssthresh() == 0x7FFFFFFF);
+    CHECK_FALSE(h.t.in_recovery());
+}
+
 TEST_CASE("TLP: a probe the peer reports as a duplicate (D-SACK) leaves cwnd alone") {
     harness h(tlp_config());
     establish_with_sack(h, false, 1000);

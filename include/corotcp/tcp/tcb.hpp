@@ -1152,7 +1152,10 @@ private:
             cc_.exit_recovery(now);
         } else if (!sack_ok_) { // partial acknowledgement: the next hole is lost too; resend it at once
             retransmit_head_ = true;
-            cc_.set_cwnd(cwnd > acked ? cwnd - acked + snd_mss_ : snd_mss_);
+            // RFC 6582 3.2 step 5: deflate by what it acknowledged, and add one SMSS back only if
+            // that was at least one SMSS (at least one segment left the network)
+            const std::uint32_t deflated = (cwnd > acked ? cwnd - acked : 0) + (acked >= snd_mss_ ? snd_mss_ : 0);
+            cc_.set_cwnd(std::max(deflated, snd_mss_));
         } // with SACK, PRR sets cwnd once this ACK is processed (prr_update); send_recovery sends
           // what cwnd - pipe allows (RFC 6675)
     }
