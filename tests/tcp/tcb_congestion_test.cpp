@@ -98,6 +98,20 @@ TEST_CASE("CUBIC: a loss sets W_max = cwnd and cwnd = ssthresh = 0.7 * FlightSiz
     CHECK(m.cwnd() == 70000);
 }
 
+TEST_CASE("CUBIC: ssthresh never falls below 2 SMSS (RFC 9438 4.6), nor does NewReno's (RFC 5681 (4))") {
+    cubic m(1000, 2000);
+    m.enter_recovery(2000, epoch); // 0.7 * 2000 = 1400 < 2 SMSS
+    CHECK(m.ssthresh() == 2000);
+    CHECK(m.cwnd() == 2000);
+    cubic r(1000, 2000);
+    r.on_rto(1000, epoch);
+    CHECK(r.ssthresh() == 2000);
+    CHECK(r.cwnd() == 1000); // the loss window: one SMSS
+    newreno n(1000, 3000);
+    n.enter_recovery(3000, epoch); // 3000 / 2 = 1500 < 2 SMSS
+    CHECK(n.ssthresh() == 2000);
+}
+
 TEST_CASE("CUBIC: K and W_cubic(t) at the epoch, at 2 s, at K and at 6 s") {
     cubic m(1000, 100000);
     m.enter_recovery(100000, epoch);
