@@ -31,6 +31,20 @@ COMMON=(--tun "$TUN" --ip "$STACK_IP" "${EXTRA_OPTS[@]}")
 bg echo "$BIN_DIR/echo_server" "${COMMON[@]}" --port 7 --verbose
 ECHO=$LAST_PID
 wait_for_line "$WORK/echo.out" "^listening on $STACK_IP:7$" || exit 1
+# Opening errors (once, in the plain run): a clear message and a non-zero exit, never a hang
+open_fails() { # EXPECTED-MESSAGE ARGS...
+    local want=$1 rc
+    shift
+    timeout 10 "$BIN_DIR/echo_server" "$@" --ip "$STACK_IP" --port 8 >/dev/null 2>"$WORK/open.err"
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF "$want" "$WORK/open.err"
+}
+if [ "$LOSS" -eq 0 ] && [ "${#EXTRA_OPTS[@]}" -eq 0 ]; then
+    check "a second program on the same device: 'in use', non-zero exit" \
+        open_fails "the TUN device is in use by another process" --tun "$TUN"
+    check "an impossible device name: 'invalid device name', non-zero exit" \
+        open_fails "invalid device name" --tun "bad/name"
+fi
 echo_through() { # FILE
     timeout 60 socat -b 65536 -t 30 - "TCP:$STACK_IP:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
 }
