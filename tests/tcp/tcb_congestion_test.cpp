@@ -57,33 +57,24 @@ TEST_CASE("NewReno in the TCB: fast retransmit, inflation per duplicate, partial
     CHECK(h.t.cwnd() == 9000); // + 1 SMSS per further duplicate
     h.in(ack(peer_iss + 1, 1001));
     CHECK(h.t.cwnd() == 10000);
-    h.in(ack(peer_iss + 1, 3001)); // partial: 2000 acked; cwnd - 2000 + 1 SMSS; the next hole resent
-    CHECK(h.t.cwnd() == 9000);
-    const sent r = h.poll_one();
-    CHECK(r.seq() == 3001);
-    h.in(ack(peer_iss + 1, 11001)); // full: min(ssthresh, max(FlightSize, SMSS) + SMSS)
-    CHECK(h.t.cwnd() == 2000);
-    CHECK_FALSE(h.t.in_recovery());
-    CHECK(h.t.stats().retransmits == 2);
-}
-
-TEST_CASE("NewReno in the TCB: a partial ACK of less than one SMSS deflates cwnd by what it acknowledged and adds no SMSS back") {
-    harness h; // NewReno, no SACK
-    h.establish_as_client(100_ms, 1000);
-    h.send(pattern(10000));
-    REQUIRE(h.poll().size() == 10);
-    h.advance(100_ms);
-    for (int i = 0; i < 3; ++i) h.in(ack(peer_iss + 1, 1001));
-    CHECK(h.poll_one().seq() == 1001); // the fast retransmit
-    h.in(ack(peer_iss + 1, 1001));
-    h.in(ack(peer_iss + 1, 1001));
-    REQUIRE(h.t.cwnd() == 10000);
-    h.in(ack(peer_iss + 1, 1501)); // partial, 500 bytes: cwnd - 500, no SMSS back (RFC 6582 3.2 step 5)
-    CHECK(h.t.cwnd() == 9500);
-    CHECK(h.poll_one().seq() == 1501); // the rest of the hole, resent at once
-    h.in(ack(peer_iss + 1, 3001)); // partial, 1500 bytes: cwnd - 1500 + 1 SMSS
-    CHECK(h.t.cwnd() == 9000);
-    CHECK(h.t.in_recovery());
+    SECTION("a partial ACK of 2 SMSS, then the full one") {
+        h.in(ack(peer_iss + 1, 3001)); // partial: 2000 acked; cwnd - 2000 + 1 SMSS; the next hole resent
+        CHECK(h.t.cwnd() == 9000);
+        const sent r = h.poll_one();
+        CHECK(r.seq() == 3001);
+        h.in(ack(peer_iss + 1, 11001)); // full: min(ssthresh, max(FlightSize, SMSS) + SMSS)
+        CHECK(h.t.cwnd() == 2000);
+        CHECK_FALSE(h.t.in_recovery());
+        CHECK(h.t.stats().retransmits == 2);
+    }
+    SECTION("a partial ACK of less than one SMSS deflates by what it acknowledged and adds no SMSS back") {
+        h.in(ack(peer_iss + 1, 1501)); // partial, 500 bytes: cwnd - 500 (RFC 6582 3.2 step 5)
+        CHECK(h.t.cwnd() == 9500);
+        CHECK(h.poll_one().seq() == 1501); // the rest of the hole, resent at once
+        h.in(ack(peer_iss + 1, 3001)); // partial, 1500 bytes: cwnd - 1500 + 1 SMSS
+        CHECK(h.t.cwnd() == 9000);
+        CHECK(h.t.in_recovery());
+    }
 }
 
 // ================================================================== CUBIC (RFC 9438)
