@@ -21,12 +21,12 @@ CURL=(curl -sS --max-time 20)
 
 check "GET / returns the page" \
     bash -c '[ "$("$@")" = "<p>corotcp test page</p>" ]' _ "${CURL[@]}" "$URL/"
-# Raw requests (socat): every byte the server sends is counted. Our side keeps its half open for 2 s
+# Raw requests (socat): every byte the server sends is counted. Our side keeps its half open for 4 s
 # (no EOF the server could be answering), and socat ends 0.1 s after the server's FIN: a server
-# that does not close by itself runs into `timeout 1.5`, and the check fails.
+# that does not close by itself runs into `timeout 3`, and the check fails.
 raw() { # REQUEST (printf format): the whole response, CRs removed; fails if the server does not close
-    { printf "$1"; sleep 2; } | timeout 1.5 socat -t 0.1 - "TCP:$STACK_IP:80" | tr -d "\r"
-    [ "${PIPESTATUS[1]}" -eq 0 ]
+    timeout 3 socat -t 0.1 - "TCP:$STACK_IP:80" < <(printf "$1"; sleep 4) | tr -d "\r"
+    [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 head_no_body() {
     local out
