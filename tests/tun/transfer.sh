@@ -2,7 +2,8 @@
 # Byte-exact transfers between the kernel's TCP and corotcp over TUN:
 #   socat -> echo_server: $SIZE_MIB MiB (and 100 MiB without loss) each way;
 #   tcp_client -> a socat sink (corotcp -> kernel), from a socat source (kernel -> corotcp), and to a
-#   Python server that reads everything and sends it back (both directions, with a half-close).
+#   Python server that reads everything and sends it back (both directions, with a half-close);
+#   http_get <- a Python http.server (the body byte-exact, a 404 an exit status of 1).
 # With LOSS_PERCENT=N (e.g. 5) nftables drops N % of the TCP packets both ways on the TUN device first.
 # Usage: transfer.sh BIN_DIR [example options, e.g. --offload]
 TUN_TEST_TOOLS="socat python3 nft ss"
@@ -117,6 +118,16 @@ python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").
 check "tcp_client <-> python3: $SIZE_MIB MiB each way (reversed after EOF), byte-exact" \
     bash -c 'timeout 60 "$@" --connect '"$KERNEL_IP"':7003 <"$0/8m.bin" >"$0/py.bin" 2>"$0/client3.err" && cmp -s "$0/py.bin" "$0/8m.rev"' \
     "$WORK" "${CLIENT[@]}"
+
+# --- http_get <- a Python HTTP server (the kernel's TCP) -------------------------------------------------
+bg httpd python3 -m http.server --bind "$KERNEL_IP" --directory "$WORK" 8000
+wait_for_port "$KERNEL_IP" 8000 || exit 1
+check "http_get <- python3 http.server: $SIZE_MIB MiB body, byte-exact, exit 0" \
+    bash -c 'timeout 60 "$@" "http://'"$KERNEL_IP"':8000/8m.bin" >"$0/get.bin" 2>"$0/get.err" && cmp -s "$0/get.bin" "$0/8m.bin"' \
+    "$WORK" "$BIN_DIR/http_get" "${COMMON[@]}"
+check "http_get: a missing file exits 1 and says HTTP 404" \
+    bash -c 'timeout 60 "$@" "http://'"$KERNEL_IP"':8000/missing" >/dev/null 2>"$0/get404.err"; [ $? -eq 1 ] && grep -q "HTTP 404" "$0/get404.err"' \
+    "$WORK" "$BIN_DIR/http_get" "${COMMON[@]}"
 
 if [ "$LOSS" -gt 0 ]; then
     nft list table inet corotcp_test | grep -o "counter packets [0-9]*" | sed "s/^/[$TUN_TEST_NAME]   dropped: /"
