@@ -44,12 +44,24 @@ std::vector<std::uint8_t> tcp_packet(std::size_t payload, std::uint8_t flags, st
     return out;
 }
 
-/// The frame the kernel would hand over: the virtio header, then the packet.
-std::vector<std::uint8_t> frame(const virtio_net_hdr& h, const std::vector<std::uint8_t>& pkt) {
+/// Hands `link` (with the virtio header on) the frame the kernel would: `h`, then the packet.
+packet_batch deliver(detail::tun_impl& link, const virtio_net_hdr& h, const std::vector<std::uint8_t>& pkt) {
     std::vector<std::uint8_t> f(detail::vnet_hdr_len + pkt.size());
     std::memcpy(f.data(), &h, detail::vnet_hdr_len);
     std::memcpy(f.data() + detail::vnet_hdr_len, pkt.data(), pkt.size());
-    return f;
+    link.vnet = true;
+    packet_batch out;
+    link.deliver(f.data(), f.size(), out);
+    return out;
+}
+
+/// A virtio header asking us to finish the TCP checksum, which starts at `start`.
+virtio_net_hdr needs_csum(std::size_t start) {
+    virtio_net_hdr h{};
+    h.flags = detail::VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.csum_start = static_cast<std::uint16_t>(start);
+    h.csum_offset = 16;
+    return h;
 }
 
 struct checked_segment {
@@ -116,15 +128,8 @@ TEST_CASE("deliver: a NEEDS_CSUM frame from the kernel gets its TCP checksum fin
     // as the kernel hands it over: the checksum field holds the pseudo-header sum only
     wire::store_be16(pkt.data() + 20 + 16,
                      wire::ipv4_pseudo_header_sum(src, dst, wire::ip_protocol::tcp, static_cast<std::uint16_t>(pkt.size() - 20)));
-    virtio_net_hdr h{};
-    h.flags = detail::VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h.csum_start = 20;
-    h.csum_offset = 16;
-    const auto f = frame(h, pkt);
     detail::tun_impl link;
-    link.vnet = true;
-    packet_batch out;
-    link.deliver(f.data(), f.size(), out);
+    const packet_batch out = deliver(link, needs_csum(20), pkt);
     REQUIRE(out.size() == 1);
     const auto s = check_segment(out[0]); // the finished checksum verifies
     CHECK(s.payload == 2000);
@@ -134,16 +139,8 @@ TEST_CASE("deliver: a NEEDS_CSUM frame from the kernel gets its TCP checksum fin
 
 TEST_CASE("deliver: checksum offsets outside the frame are an error, and nothing is delivered") {
     const auto pkt = tcp_packet(100, wire::tcp_flags::ack);
-    virtio_net_hdr h{};
-    h.flags = detail::VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h.csum_start = static_cast<std::uint16_t>(pkt.size() - 1);
-    h.csum_offset = 16;
-    const auto f = frame(h, pkt);
     detail::tun_impl link;
-    link.vnet = true;
-    packet_batch out;
-    link.deliver(f.data(), f.size(), out);
-    CHECK(out.empty());
+    CHECK(deliver(link, needs_csum(pkt.size() - 1), pkt).empty());
     CHECK(link.stats.rx_errors == 1);
 }
 
@@ -153,12 +150,9 @@ TEST_CASE("deliver with split_gso: a GSO frame becomes MSS segments, each with i
     h.gso_type = detail::VIRTIO_NET_HDR_GSO_TCPV4;
     h.gso_size = 1000;
     h.hdr_len = 52;
-    const auto f = frame(h, pkt);
     detail::tun_impl link;
-    link.vnet = true;
     link.opt.split_gso = true;
-    packet_batch out;
-    link.deliver(f.data(), f.size(), out);
+    const packet_batch out = deliver(link, h, pkt);
     REQUIRE(out.size() == 3);
     const std::size_t sizes[] = {1000, 1000, 500};
     for (std::size_t k = 0; k < 3; ++k) {
