@@ -256,6 +256,13 @@ inline std::unique_ptr<stack_type> open_stack(const char* prog, loop_type& loop,
             std::fprintf(stderr, "%s: warning: %s is outside %s: the kernel will not route to it through %s\n", prog,
                          o.ip->to_string().c_str(), o.kernel_ip->to_string().c_str(), o.tun.c_str());
     }
+    // An address the kernel already has (on a persistent device configured with `ip addr`, or on
+    // any other device): the kernel would keep every packet for it and none would reach the stack.
+    if (auto dev = corotcp::kernel_address_owner(*o.ip)) {
+        std::fprintf(stderr, "%s: --ip %s is already the kernel's address on %s: pick another one\n", prog,
+                     o.ip->to_string().c_str(), dev->c_str());
+        return nullptr;
+    }
     corotcp::tun_options to;
     to.name = o.tun;
     to.mtu = o.mtu;

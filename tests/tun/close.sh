@@ -2,9 +2,10 @@
 # How connections between the kernel and corotcp end, over TUN:
 #   our active close ends in TIME_WAIT while the kernel's LAST_ACK closes (no LAST-ACK left, no
 #   TIME-WAIT on the kernel side); connect to a closed port -> "connection refused"; to a silent
-#   address -> "timed out"; the kernel side killed mid-transfer -> our side sees a reset.
+#   address -> "timed out"; the kernel side killed mid-transfer -> our side sees a reset. The pcap of
+#   the active close is read by tshark (no malformed packet, the FINs and the last ACK in order).
 # Usage: close.sh BIN_DIR [example options]
-TUN_TEST_TOOLS="socat python3 ss"
+TUN_TEST_TOOLS="socat python3 ss tshark"
 source "$(dirname "$0")/lib.sh"
 tun_test_init "$@"
 make_persistent_tun || exit 1
@@ -13,7 +14,7 @@ CLIENT=("$BIN_DIR/tcp_client" --tun "$TUN" --ip "$STACK_IP" "${EXTRA_OPTS[@]}")
 # --- active close: TIME_WAIT here, the kernel's LAST_ACK closes -----------------------------------------
 bg echo socat "TCP-LISTEN:7000,bind=$KERNEL_IP,reuseaddr,fork" EXEC:cat
 wait_for_port "$KERNEL_IP" 7000 || exit 1
-bg client "${CLIENT[@]}" --connect "$KERNEL_IP:7000" --send hello --linger 1500 --verbose
+bg client "${CLIENT[@]}" --connect "$KERNEL_IP:7000" --send hello --linger 1500 --verbose --pcap "$WORK/close.pcap"
 CLIENT_PID=$LAST_PID
 wait_for_line "$WORK/client.err" "TIME_WAIT" 10
 sleep 0.3 # the kernel had time to see our last ACK
@@ -25,6 +26,15 @@ check "kernel side: no LAST-ACK and no TIME-WAIT left (its LAST_ACK closed)" \
     bash -c '! grep -qE "LAST-ACK|TIME-WAIT|CLOSE-WAIT|FIN-WAIT" "$0"' "$WORK/ss.txt"
 wait "$CLIENT_PID"
 check "tcp_client exits 0" [ $? -eq 0 ]
+# The capture, read by tshark: SYN, SYN-ACK, ACK, data, its echo, the two FINs and the last ACK at least.
+check "pcap of the close read by tshark, no malformed packet" tshark_clean "$WORK/close.pcap" 8
+fin_sequence() { # our FIN first (from $STACK_IP), then the kernel's, then our ACK of it, the last packet
+    timeout 30 tshark -r "$WORK/close.pcap" -Y "tcp.flags.fin == 1" -T fields -e ip.src >"$WORK/fins.txt" &&
+        [ "$(tr '\n' ' ' <"$WORK/fins.txt")" = "$STACK_IP $KERNEL_IP " ] &&
+        [ "$(timeout 30 tshark -r "$WORK/close.pcap" -T fields -E separator=' ' -e ip.src -e tcp.flags | tail -n 1)" = \
+            "$STACK_IP 0x0010" ]
+}
+check "  ... our FIN, then the kernel's, then our last ACK" fin_sequence
 
 # --- refused, timed out ----------------------------------------------------------------------------------
 check "closed port: exit 1, 'connection refused'" \

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -114,6 +115,24 @@ inline void set_sockaddr(sockaddr& sa, std::uint32_t host_order) {
         if (auto ec = detail::ifreq_ioctl(s.get(), SIOCSIFFLAGS, ifr)) return ec;
     }
     return {};
+}
+
+/// The network device on which the kernel holds IPv4 address `a` as its own, if any (any device,
+/// not only TUN ones). A stack must not take such an address: the kernel delivers packets for it
+/// to itself and never routes them to the TUN device. The kernel's own addresses are visible
+/// without privileges. nullopt also when the addresses cannot be listed.
+[[nodiscard]] inline std::optional<std::string> kernel_address_owner(wire::ipv4_address a) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<std::string> owner;
+    for (const ifaddrs* i = list; i != nullptr && !owner; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+        sockaddr_in sin{};
+        std::memcpy(&sin, i->ifa_addr, sizeof sin);
+        if (ntohl(sin.sin_addr.s_addr) == a.value) owner = i->ifa_name;
+    }
+    ::freeifaddrs(list);
+    return owner;
 }
 
 /// The MTU of device `name`.
