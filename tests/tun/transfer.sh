@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Byte-exact transfers between the kernel's TCP and corotcp over TUN:
-#   socat -> echo_server: $SIZE_MIB MiB (and 100 MiB without loss) each way;
+#   socat -> echo_server: $SIZE_MIB MiB and 100 MiB each way;
 #   tcp_client -> a socat sink (corotcp -> kernel), from a socat source (kernel -> corotcp), and to a
 #   Python server that reads everything and sends it back (both directions, with a half-close);
 #   http_get <- a Python http.server (the body byte-exact, a 404 an exit status of 1);
@@ -33,17 +33,17 @@ COMMON=(--tun "$TUN" --ip "$STACK_IP" "${EXTRA_OPTS[@]}")
 bg echo "$BIN_DIR/echo_server" "${COMMON[@]}" --port 7 --verbose
 ECHO=$LAST_PID
 wait_for_line "$WORK/echo.out" "^listening on $STACK_IP:7$" || exit 1
-echo_through() { # FILE
-    timeout 60 socat -b 65536 -t 30 - "TCP:$STACK_IP:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
+echo_through() { # FILE [SECONDS]
+    timeout "${2:-60}" socat -b 65536 -t 30 - "TCP:$STACK_IP:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
 }
 check "socat -> echo_server: $SIZE_MIB MiB each way, byte-exact" echo_through "$WORK/8m.bin"
-if [ "$LOSS" -eq 0 ]; then
-    random_file "$WORK/100m.bin" $((100 * 1024 * 1024))
-    start=$(date +%s.%N)
-    check "socat -> echo_server: 100 MiB each way, byte-exact" echo_through "$WORK/100m.bin"
-    log "  100 MiB echoed in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
-    rm -f "$WORK/100m.bin" "$WORK/echoed.bin"
-fi
+# 100 MiB each way, under loss too (there about 60 s: the kernel's receiver delays its ACKs, see
+# docs/tun.md; ctest gives tun:transfer_loss a longer timeout)
+random_file "$WORK/100m.bin" $((100 * 1024 * 1024))
+start=$(date +%s.%N)
+check "socat -> echo_server: 100 MiB each way, byte-exact" echo_through "$WORK/100m.bin" 240
+log "  100 MiB echoed in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+rm -f "$WORK/100m.bin" "$WORK/echoed.bin"
 stop_pid "$ECHO"
 check "echo_server exits 0 on SIGTERM" [ "$STOP_RC" -eq 0 ]
 # The receive path the options ask for, not a silent fallback (CI's kernel has the multishot read).
