@@ -259,8 +259,12 @@ inline std::unique_ptr<stack_type> open_stack(const char* prog, loop_type& loop,
     // An address the kernel already has (on a persistent device configured with `ip addr`, or on
     // any other device): the kernel would keep every packet for it and none would reach the stack.
     if (auto dev = corotcp::kernel_address_owner(*o.ip)) {
-        std::fprintf(stderr, "%s: --ip %s is already the kernel's address on %s: pick another one\n", prog,
-                     o.ip->to_string().c_str(), dev->c_str());
+        if (!dev->empty())
+            std::fprintf(stderr, "%s: --ip %s is already the kernel's address on %s: pick another one\n", prog,
+                         o.ip->to_string().c_str(), dev->c_str());
+        else
+            std::fprintf(stderr, "%s: --ip %s is local to the kernel (see: ip route show table local): pick another one\n",
+                         prog, o.ip->to_string().c_str());
         return nullptr;
     }
     corotcp::tun_options to;

@@ -22,6 +22,7 @@ struct transfer {
     std::function<bool(const segment_record&, std::size_t)> lose;
     std::size_t bytes = 200 * 1000;
     memory_pair_options options = with_delay(one_way);
+    std::function<void(pair_t&)> on_start; ///< called before the connection is opened
 
     // results
     bool intact = false;
@@ -49,6 +50,7 @@ struct transfer {
             const auto [it, fresh] = first.try_emplace(r.seq, first.size());
             return fresh && lose && lose(r, it->second);
         };
+        if (on_start) on_start(net);
         auto l = net.server().listen(80);
         REQUIRE(l);
         auto conns = establish(net, *l); // (not a structured binding: lambdas below capture them)
@@ -174,6 +176,211 @@ TEST_CASE("recovery: without SACK, NewReno repairs the same holes one per RTT (R
         last_repair = std::max(last_repair, *again);
     }
     CHECK(last_repair - x.dropped[0].at >= 3 * rtt); // a partial ACK per hole
+}
+
+// ================================================================== cwnd and ssthresh, traced
+
+namespace {
+
+/// A transfer with the client's congestion-control samples (Stack::on_congestion_sample) recorded.
+/// The data direction has a 100 Mbit/s bottleneck with a queue too large to overflow, so segments
+/// and the ACKs they trigger arrive at distinct instants: one sample per ACK.
+struct traced {
+    transfer x;
+    std::vector<tcp::cc_sample> cc;
+    std::uint32_t mss = 1448;
+
+    explicit traced(tcp::congestion_control algo, bool sack, std::function<bool(const segment_record&, std::size_t)> lose) {
+        x.lose = std::move(lose);
+        x.bytes = 3'000'000;
+        fault_config f;
+        f.delay = one_way;
+        f.bandwidth_bps = 100'000'000;
+        f.queue_bytes = 8 << 20;
+        x.options.pipe.a_to_b = f;
+        x.options.client.tcp.congestion = algo;
+        x.options.client.tcp.sack = sack;
+        x.options.client.tcp.hystart_detect = 0; // slow start ends at the loss, as with NewReno
+        x.on_start = [this](pair_t& net) {
+            net.client().on_congestion_sample([this](const iface::four_tuple&, const tcp::cc_sample& s) { cc.push_back(s); });
+        };
+        x.run();
+    }
+
+    [[nodiscard]] std::size_t count(tcp::cc_sample::kind k) const {
+        return static_cast<std::size_t>(std::count_if(cc.begin(), cc.end(), [k](const auto& s) { return s.what == k; }));
+    }
+    /// The index of the first sample of kind `k`.
+    [[nodiscard]] std::size_t first(tcp::cc_sample::kind k) const {
+        return static_cast<std::size_t>(std::find_if(cc.begin(), cc.end(), [k](const auto& s) { return s.what == k; }) - cc.begin());
+    }
+};
+
+/// RFC 5681 3.1 between samples `from` and `to` (exclusive) of an ACK-clocked bulk sender outside
+/// recovery: slow start adds min(acked, 2 SMSS) per ACK below ssthresh (RFC 3465, L = 2), congestion
+/// avoidance one SMSS per cwnd of acknowledged bytes (byte counting; the count starts at 0 where
+/// `from` starts, after a reduction). Returns how many ACKs moved SND.UNA in each phase.
+std::pair<int, int> check_growth(const traced& t, std::size_t from, std::size_t to) {
+    int slow = 0, avoidance = 0;
+    std::uint32_t counted = 0;
+    for (std::size_t i = from; i < to; ++i) {
+        const auto& p = t.cc[i - 1];
+        const auto& s = t.cc[i];
+        REQUIRE(s.what == tcp::cc_sample::kind::ack);
+        CHECK_FALSE(s.in_recovery);
+        CHECK(s.ssthresh == p.ssthresh);
+        std::uint32_t want = p.cwnd;
+        if (p.cwnd < p.ssthresh) {
+            want = p.cwnd + std::min(s.acked, 2 * t.mss);
+            slow += s.acked > 0 ? 1 : 0;
+        } else {
+            counted += s.acked;
+            if (counted >= p.cwnd) {
+                counted -= p.cwnd;
+                want = p.cwnd + t.mss;
+            }
+            avoidance += s.acked > 0 ? 1 : 0;
+        }
+        INFO("ACK sample " << i << ": acked " << s.acked << ", cwnd " << p.cwnd << " -> " << s.cwnd << ", ssthresh " << p.ssthresh);
+        CHECK(s.cwnd == want);
+        if (s.cwnd != want) break; // one report, not hundreds
+    }
+    return {slow, avoidance};
+}
+
+/// Where the tail starts: the last ACKs, sent when the application had nothing left to send, do
+/// not grow the window (cwnd validation), so the traces stop checking 64 ACKs before the end.
+std::size_t before_tail(const traced& t) { return t.cc.size() > 64 ? t.cc.size() - 64 : 0; }
+
+} // namespace
+
+TEST_CASE("cwnd and ssthresh traced between two stacks: NewReno without SACK follows RFC 5681 and RFC 6582 step by step") {
+    // Two holes in one flight: the third duplicate ACK starts recovery, a partial ACK reveals the
+    // second hole, and the full ACK ends it.
+    traced t(tcp::congestion_control::newreno, false, [](const segment_record&, std::size_t i) { return i == 60 || i == 64; });
+    REQUIRE(t.x.intact);
+    CHECK(t.x.client.fast_retransmits == 1);
+    CHECK(t.x.client.timeouts == 0);
+    REQUIRE(t.count(tcp::cc_sample::kind::recovery) == 1);
+    CHECK(t.count(tcp::cc_sample::kind::timeout) == 0);
+    const std::size_t r = t.first(tcp::cc_sample::kind::recovery);
+    REQUIRE(r > 10);
+    REQUIRE(r + 1 < t.cc.size());
+    const auto mss = t.mss;
+
+    // the initial window (RFC 6928: 10 segments), then slow start up to the loss
+    CHECK(t.cc[0].cwnd == 10 * mss + std::min(t.cc[0].acked, 2 * mss));
+    const auto [slow, avoid_before] = check_growth(t, 1, r - 1);
+    CHECK(slow > 20);
+    CHECK(avoid_before == 0);
+
+    // the two duplicate ACKs before the third change nothing (limited transmit sends beyond cwnd)
+    CHECK(t.cc[r - 1].acked == 0);
+    CHECK(t.cc[r - 1].cwnd == t.cc[r - 2].cwnd);
+    // the third: FlightSize without the 2 segments limited transmit sent (RFC 5681 3.2 step 2),
+    // ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = ssthresh + 3 SMSS
+    const auto& rec = t.cc[r];
+    const auto& third = t.cc[r + 1]; // the ACK sample of the same duplicate ACK
+    CHECK(third.acked == 0);
+    CHECK(rec.flight == third.flight - 2 * mss);
+    CHECK(rec.ssthresh == std::max(rec.flight / 2, 2 * mss));
+    CHECK(rec.cwnd == rec.ssthresh + 3 * mss);
+    CHECK(rec.in_recovery);
+
+    // in recovery: each further duplicate ACK inflates by one SMSS (an ACK that updates the window
+    // is not a duplicate, RFC 5681 2, and changes nothing); the partial ACK deflates by what it
+    // acknowledged and adds one SMSS back (it covered more than one SMSS, RFC 6582 3.2 step 5); the
+    // full ACK deflates to min(ssthresh, FlightSize + SMSS) (step 3, option 2)
+    std::size_t i = r + 2;
+    int dupacks = 0, window_updates = 0, partial = 0;
+    for (; i < t.cc.size() && t.cc[i].in_recovery; ++i) {
+        const auto& p = t.cc[i - 1];
+        const auto& s = t.cc[i];
+        INFO("recovery sample " << i << ": acked " << s.acked << ", cwnd " << p.cwnd << " -> " << s.cwnd);
+        CHECK(s.ssthresh == rec.ssthresh);
+        if (s.acked == 0) {
+            CHECK((s.cwnd == p.cwnd + mss || s.cwnd == p.cwnd));
+            ++(s.cwnd == p.cwnd ? window_updates : dupacks);
+        } else {
+            REQUIRE(s.acked >= mss);
+            CHECK(s.cwnd == p.cwnd - s.acked + mss);
+            ++partial;
+        }
+    }
+    INFO(dupacks << " duplicate ACKs, " << window_updates << " window updates in recovery");
+    CHECK(dupacks > 10);
+    CHECK(window_updates < dupacks / 4);
+    CHECK(partial == 1);
+    REQUIRE(i < t.cc.size());
+    const auto& full = t.cc[i];
+    CHECK(full.cwnd == std::min(rec.ssthresh, std::max(full.flight - full.acked, mss) + mss));
+    CHECK(full.ssthresh == rec.ssthresh);
+
+    // then slow start up to ssthresh (the deflated window may be below it), and congestion
+    // avoidance by byte counting
+    const auto [slow_after, avoid] = check_growth(t, i + 1, before_tail(t));
+    CHECK(avoid > 50);
+}
+
+TEST_CASE("cwnd and ssthresh traced between two stacks: with SACK, NewReno's and CUBIC's reductions, PRR to ssthresh, then growth") {
+    for (const auto algo : {tcp::congestion_control::newreno, tcp::congestion_control::cubic}) {
+        const bool reno = algo == tcp::congestion_control::newreno;
+        DYNAMIC_SECTION((reno ? "NewReno" : "CUBIC")) {
+            traced t(algo, true, [](const segment_record&, std::size_t i) { return i == 60 || i == 64; });
+            REQUIRE(t.x.intact);
+            CHECK(t.x.client.retransmits == 2); // only the holes
+            CHECK(t.x.client.timeouts == 0);
+            REQUIRE(t.count(tcp::cc_sample::kind::recovery) == 1);
+            const std::size_t r = t.first(tcp::cc_sample::kind::recovery);
+            REQUIRE(r > 10);
+            const auto mss = t.mss;
+            const auto [slow, avoid_before] = check_growth(t, 1, r);
+            CHECK(slow > 20);
+            CHECK(avoid_before == 0);
+
+            // the reduction: from FlightSize (without what limited transmit sent: at most 2 SMSS)
+            const auto& rec = t.cc[r];
+            const std::uint32_t outstanding = t.cc[r - 1].flight - t.cc[r - 1].acked;
+            CHECK(rec.flight <= outstanding + 2 * mss);
+            CHECK(rec.flight + 2 * mss >= outstanding);
+            if (reno) {
+                CHECK(rec.ssthresh == std::max(rec.flight / 2, 2 * mss)); // RFC 5681 (4)
+            } else {
+                CHECK(rec.ssthresh == std::max(static_cast<std::uint32_t>(rec.flight * 0.7), 2 * mss)); // RFC 9438 4.6
+            }
+            // PRR (RFC 6937): cwnd never above what it was when recovery began, and the recovery
+            // ends at exactly ssthresh
+            std::size_t i = r + 1;
+            for (; i < t.cc.size() && t.cc[i].in_recovery; ++i) {
+                CHECK(t.cc[i].cwnd <= t.cc[r - 1].cwnd);
+                CHECK(t.cc[i].ssthresh == rec.ssthresh);
+            }
+            REQUIRE(i < t.cc.size());
+            CHECK(t.cc[i].cwnd == rec.ssthresh);
+            CHECK(t.cc[i].ssthresh == rec.ssthresh);
+
+            if (reno) {
+                const auto [slow_after, avoid] = check_growth(t, i + 1, before_tail(t));
+                CHECK(slow_after == 0);
+                CHECK(avoid > 50);
+            } else {
+                // CUBIC (RFC 9438 4.2 - 4.5): the window never shrinks without a loss, and one ACK
+                // grows it by at most half of what it acknowledged (the target is at most 1.5 cwnd;
+                // the Reno-friendly estimate grows more slowly), plus rounding
+                std::uint32_t grown = 0;
+                for (std::size_t k = i + 1; k < before_tail(t); ++k) {
+                    const auto& p = t.cc[k - 1];
+                    const auto& s = t.cc[k];
+                    INFO("CUBIC sample " << k << ": acked " << s.acked << ", cwnd " << p.cwnd << " -> " << s.cwnd);
+                    CHECK_FALSE(s.in_recovery);
+                    CHECK(s.cwnd >= p.cwnd);
+                    CHECK(s.cwnd <= p.cwnd + s.acked / 2 + 1);
+                    grown = s.cwnd - t.cc[i].cwnd;
+                }
+                CHECK(grown >= 10 * mss);
+            }
+        }
+    }
 }
 
 // ================================================================== HyStart

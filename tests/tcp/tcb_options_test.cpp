@@ -78,6 +78,34 @@ TEST_CASE("timestamps: used when both SYNs carry them, every later segment has T
     CHECK(d.h.options.timestamps->echo == 7000);
 }
 
+TEST_CASE("timestamps: also on the zero-window probe, the keepalive probe and the FIN (RFC 7323 3.2: every non-RST segment)") {
+    config c = ts_config();
+    c.keepalive = true;
+    harness h(c);
+    establish_with_ts(h);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 1, 0), 7001, ts_epoch + 100)); // a zero window
+    h.send("hello");
+    h.poll_none();
+    const auto probe = h.run_until(h.t.persist_deadline());
+    REQUIRE(probe.size() == 1);
+    CHECK(probe[0].len() == 0);
+    REQUIRE(probe[0].h.options.timestamps);
+    CHECK(probe[0].h.options.timestamps->echo == 7001);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 1), 7002, ts_epoch + 100)); // the window opens
+    REQUIRE(h.poll().size() == 1);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 6), 7003, ts_epoch + 400));
+    const auto keepalive = h.run_until(h.t.keepalive_deadline());
+    REQUIRE(keepalive.size() == 1);
+    CHECK(keepalive[0].seq() == our_iss + 5); // SND.NXT - 1
+    REQUIRE(keepalive[0].h.options.timestamps);
+    CHECK(keepalive[0].h.options.timestamps->echo == 7003);
+    h.t.close(h.now);
+    const sent fin = h.poll_one();
+    CHECK(fin.flags() == (F | A));
+    REQUIRE(fin.h.options.timestamps);
+    CHECK(fin.h.options.timestamps->echo == 7003);
+}
+
 TEST_CASE("timestamps: the payload MSS is the peer's MSS minus the 12 bytes of the option") {
     harness h(ts_config());
     establish_with_ts(h);
@@ -214,6 +242,23 @@ TEST_CASE("RTT: the handshake is timed, TSecr on the ACK of retransmitted data g
     CHECK(h.t.rtt().srtt() == 93750_us);
     CHECK(h.t.rtt().backoffs() == 0);
     CHECK(h.t.rtt().rto() == 293750_us);
+}
+
+TEST_CASE("RTT: a duplicate ACK's TSecr gives no sample: only an ACK that advances SND.UNA does (RFC 7323 4.1)") {
+    harness h(ts_config());
+    establish_with_ts(h); // SRTT 100 ms, RTTVAR 50 ms
+    h.send(pattern(2896));
+    REQUIRE(h.poll().size() == 2); // both carry TSval ts_epoch + 100
+    h.advance(30_ms);
+    // the peer holds a later segment and repeats its ACK, echoing our data's TSval: 30 ms old
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 1), 7100, ts_epoch + 100));
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 1), 7101, ts_epoch + 100));
+    CHECK(h.t.snd_una().value() == our_iss + 1);
+    CHECK(h.t.rtt().srtt() == 100_ms);
+    CHECK(h.t.rtt().rttvar() == 50_ms);
+    h.advance(10_ms);
+    h.in(with_ts(ack(peer_iss + 1, our_iss + 1 + 2896), 7102, ts_epoch + 100)); // advances: 40 ms
+    CHECK(h.t.rtt().srtt() < 100_ms);
 }
 
 TEST_CASE("RTT: without timestamps the ACK of retransmitted data gives no sample (Karn) and the backoff stays") {

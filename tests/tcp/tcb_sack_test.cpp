@@ -72,6 +72,20 @@ TEST_CASE("SACK receiver: with timestamps only 3 blocks fit") {
     }
 }
 
+TEST_CASE("D-SACK with timestamps and four held ranges: the D-SACK block counts against the 3 that fit") {
+    harness h(sack_config(true));
+    establish_with_sack(h, true);
+    static const std::string ten = "0123456789";
+    for (std::uint32_t k = 0; k < 4; ++k) h.in(data(peer_iss + 11 + 20 * k, our_iss + 1, ten));
+    h.poll();
+    h.in(data(peer_iss + 31, our_iss + 1, ten)); // [5031, 5041) again
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 1);
+    // RFC 2883: the duplicate first, then the block containing it, then the most recent other
+    CHECK(blocks_of(a) == std::vector<block>{{5031, 5041}, {5031, 5041}, {5071, 5081}});
+    CHECK(a.h.header_len() == 20 + 12 + 4 + 24); // timestamps, NOP NOP, 3 blocks: 40 bytes of options
+}
+
 TEST_CASE("SACK receiver: a segment extending a block moves the merged block first, filling holes removes blocks") {
     harness h(sack_config());
     establish_with_sack(h);
@@ -316,6 +330,30 @@ TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no ba
     CHECK(h.t.ssthresh() == 5000);
     CHECK(h.t.retransmit_deadline() == instant::never());
     CHECK(h.t.probe_deadline() == instant::never());
+}
+
+TEST_CASE("TLP: one probe per episode: an ACK that does not cover the probe arms no second one, the RTO follows (RFC 8985 7.3)") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000); // SRTT 100 ms
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 2001)); // two segments still out: PTO = 2 SRTT + 2 ms
+    CHECK(h.t.probe_deadline() == h.now + 202_ms);
+    const auto probe = h.run_until(h.now + 202_ms);
+    REQUIRE(probe.size() == 1);
+    CHECK(probe[0].seq() == 3001); // nothing unsent: the last segment again
+    CHECK(h.t.stats().tail_loss_probes == 1);
+    h.advance(18_ms);
+    h.in(ack(peer_iss + 1, 3001)); // a late ACK of the second segment; the probe is still out
+    CHECK(h.t.probe_deadline() == instant::never());
+    // the probe is lost as well: the next transmission is the RTO's
+    const auto rto = h.run_until(h.t.retransmit_deadline());
+    REQUIRE(rto.size() == 1);
+    CHECK(rto[0].seq() == 3001);
+    CHECK(h.t.stats().tail_loss_probes == 1);
+    CHECK(h.t.stats().timeouts == 1);
+    CHECK(h.t.rtt().backoffs() == 1);
 }
 
 TEST_CASE("TLP: with unsent data waiting, the probe is one new segment beyond a full cwnd, not a retransmission (RFC 8985 7.3)") {

@@ -112,6 +112,9 @@ stop_pid() {
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
     STOP_RC=$?
+    local keep=() q # reaped: cleanup must not signal its number again (it may be reused by then)
+    for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+    PIDS=("${keep[@]}")
 }
 
 # check NAME CONDITION-COMMAND...: runs the command, records pass/fail.
@@ -142,7 +145,7 @@ random_file() { head -c "$2" /dev/urandom >"$1"; }
 # tshark_clean PCAP MIN_PACKETS: tshark reads it, at least MIN packets, none malformed.
 tshark_clean() {
     local pcap=$1 min=$2 out count
-    out=$(timeout 60 tshark -r "$pcap" 2>&1) || { echo "$out" | tail -5; return 1; }
+    out=$(timeout 60 tshark -r "$pcap" 2>"$WORK/tshark.err") || { tail -5 "$WORK/tshark.err"; return 1; }
     count=$(printf '%s\n' "$out" | grep -c .)
     if printf '%s\n' "$out" | grep -qi malformed; then
         printf '%s\n' "$out" | grep -i malformed | head -5

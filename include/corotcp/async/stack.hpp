@@ -562,6 +562,9 @@ public:
 
     /// Calls hook on every state change of every connection (tracing, tests).
     void on_state_change(iface::state_hook hook) { iface_.set_state_hook(std::move(hook)); }
+    /// Calls hook with every congestion-control sample of every connection (tcp::cc_sample: cwnd
+    /// and ssthresh after each ACK, at a fast retransmit, at a timeout; Linux's tcp_probe).
+    void on_congestion_sample(iface::cc_hook hook) { iface_.set_cc_hook(std::move(hook)); }
 
     /// A netstat-like table of every connection and listener.
     [[nodiscard]] std::string netstat() const {

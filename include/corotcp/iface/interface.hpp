@@ -183,6 +183,10 @@ struct listener_info {
 /// Called on every state change of every connection (and of listeners: CLOSED <-> LISTEN).
 using state_hook = std::function<void(const four_tuple&, tcp::state from, tcp::state to, tcp::event why)>;
 
+/// Called with every congestion-control sample of every connection (tcp::cc_sample: after each
+/// acceptable ACK, at a fast retransmit, at a retransmission timeout), as Linux's tcp_probe.
+using cc_hook = std::function<void(const four_tuple&, const tcp::cc_sample&)>;
+
 template <tcp::buffer_policy Buffers = tcp::heap_buffers>
 class interface {
 public:
@@ -282,6 +286,12 @@ public:
     void touch(socket_type* s) { mark_dirty(*s); }
 
     void set_state_hook(state_hook h) { hook_ = std::move(h); }
+    /// Sets (or, with an empty function, removes) the congestion-control hook, for the connections
+    /// that exist and those to come.
+    void set_cc_hook(cc_hook h) {
+        cc_hook_ = std::move(h);
+        for (auto& s : table_) s.tcb.set_state_observer(observer_for(s));
+    }
     [[nodiscard]] const settings& config() const noexcept { return cfg_; }
     [[nodiscard]] const counters& stats() const noexcept { return stats_; }
     [[nodiscard]] ipv4_address address() const noexcept { return cfg_.address; }
@@ -582,7 +592,7 @@ private:
                                                    c == cfg_.tcp ? shared_tcp_ : std::make_shared<const tcp::config>(c));
         if (table_.size() + 1 > buckets_.size()) grow_table();
         socket_type& s = *owned.release(); // owned by the table from here on (destroy() deletes it)
-        s.tcb.set_state_observer({&interface::observe_state, &s});
+        s.tcb.set_state_observer(observer_for(s));
         s.tcb.set_waker({&interface::wake_user, &s});
         table_.insert(s);
         return s;
@@ -593,6 +603,16 @@ private:
         std::vector<typename table_type::bucket_type> bigger(std::max<std::size_t>(buckets_.size() * 2, 64));
         table_.rehash(typename table_type::bucket_traits(bigger.data(), bigger.size()));
         buckets_.swap(bigger);
+    }
+
+    /// The TCB calls the cc hook only while one is set (otherwise a null test per ACK).
+    tcp::state_observer observer_for(socket_type& s) const noexcept {
+        return {&interface::observe_state, &s, cc_hook_ ? &interface::observe_cc : nullptr};
+    }
+
+    static void observe_cc(void* ctx, const tcp::cc_sample& sample) {
+        auto* s = static_cast<socket_type*>(ctx);
+        if (s->owner->cc_hook_) s->owner->cc_hook_(s->tuple, sample);
     }
 
     static void observe_state(void* ctx, tcp::state from, tcp::state to, tcp::event why) {
@@ -695,6 +715,7 @@ private:
     tcp::isn_generator isn_;
     counters stats_;
     state_hook hook_;
+    cc_hook cc_hook_;
     /// The connection table: sockets are the nodes (intrusive), keyed by their 4-tuple.
     struct tuple_of {
         using type = four_tuple;

@@ -19,11 +19,13 @@
 #include <string_view>
 #include <system_error>
 
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "corotcp/link/tun.hpp"
 #include "corotcp/link/tun_error.hpp"
@@ -117,22 +119,36 @@ inline void set_sockaddr(sockaddr& sa, std::uint32_t host_order) {
     return {};
 }
 
-/// The network device on which the kernel holds IPv4 address `a` as its own, if any (any device,
-/// not only TUN ones). A stack must not take such an address: the kernel delivers packets for it
-/// to itself and never routes them to the TUN device. The kernel's own addresses are visible
-/// without privileges. nullopt also when the addresses cannot be listed.
+/// Whether the kernel keeps the packets for IPv4 address `a` to itself: the name of the device on
+/// which it holds `a` as its own address (any device, not only TUN ones), or an empty string when
+/// `a` is local by a route only (all of 127/8, a broadcast address, `ip route add local`), found by
+/// binding a UDP socket to it (unless net.ipv4.ip_nonlocal_bind lets any bind succeed). nullopt:
+/// not local, or the question cannot be answered. A stack must not take such an address: the
+/// kernel would deliver its packets to itself and never route them to the TUN device. No
+/// privilege is needed.
 [[nodiscard]] inline std::optional<std::string> kernel_address_owner(wire::ipv4_address a) {
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return std::nullopt;
     std::optional<std::string> owner;
-    for (const ifaddrs* i = list; i != nullptr && !owner; i = i->ifa_next) {
-        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-        sockaddr_in sin{};
-        std::memcpy(&sin, i->ifa_addr, sizeof sin);
-        if (ntohl(sin.sin_addr.s_addr) == a.value) owner = i->ifa_name;
+    if (ifaddrs* list = nullptr; ::getifaddrs(&list) == 0) {
+        for (const ifaddrs* i = list; i != nullptr && !owner; i = i->ifa_next) {
+            if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+            sockaddr_in sin{};
+            std::memcpy(&sin, i->ifa_addr, sizeof sin);
+            if (ntohl(sin.sin_addr.s_addr) == a.value) owner = i->ifa_name;
+        }
+        ::freeifaddrs(list);
     }
-    ::freeifaddrs(list);
-    return owner;
+    if (owner) return owner;
+    char nonlocal = '1'; // unknown: assume any bind would succeed, so a bind proves nothing
+    if (detail::unique_fd f(::open("/proc/sys/net/ipv4/ip_nonlocal_bind", O_RDONLY | O_CLOEXEC)); f)
+        if (::read(f.get(), &nonlocal, 1) != 1) nonlocal = '1';
+    if (nonlocal != '0') return std::nullopt;
+    detail::unique_fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) return std::nullopt;
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(a.value);
+    if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) == 0) return std::string{};
+    return std::nullopt;
 }
 
 /// The MTU of device `name`.

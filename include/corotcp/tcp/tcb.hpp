@@ -91,10 +91,31 @@ struct segment_out {
     [[nodiscard]] std::size_t payload_size() const noexcept { return payload[0].size() + payload[1].size(); }
 };
 
-/// Called on every state change (for tracing); `why` is the event of the table row taken.
+/// What congestion control just did (Linux's tcp_probe, for tracing and tests): one sample after
+/// every acceptable ACK, one when a fast recovery starts and one at a retransmission timeout.
+struct cc_sample {
+    enum class kind : std::uint8_t {
+        ack,      ///< an acceptable ACK was processed (its SACK blocks, PRR and recovery exit included)
+        recovery, ///< fast retransmit: ssthresh and cwnd were just reduced from `flight`
+        timeout,  ///< retransmission timeout: cwnd is the loss window, ssthresh reduced from `flight`
+    };
+    kind what = kind::ack;
+    instant now;
+    /// ack: SND.MAX - SND.UNA before the ACK; recovery, timeout: the FlightSize the reduction used
+    /// (RFC 5681 3.2 / 3.1: without what limited transmit sent, or what the peer SACKed).
+    std::uint32_t flight = 0;
+    std::uint32_t acked = 0; ///< ack: how far it moved SND.UNA (bytes)
+    std::uint32_t cwnd = 0;  ///< after it
+    std::uint32_t ssthresh = 0;
+    bool in_recovery = false;
+};
+
+/// Called on every state change (for tracing); `why` is the event of the table row taken. `cc`,
+/// when set, gets every cc_sample (same context).
 struct state_observer {
     void (*fn)(void* ctx, state from, state to, event why) = nullptr;
     void* ctx = nullptr;
+    void (*cc)(void* ctx, const cc_sample& s) = nullptr;
 };
 
 /// Counters and a snapshot of the interesting variables, for netstat-like views and tests.
@@ -207,7 +228,7 @@ public:
     /// ended the connection.
     std::size_t send(std::span<const std::uint8_t> data, std::error_code& ec) {
         ec = {};
-        if (error_) { ec = error_; return 0; }
+        if (error_ != errc::ok) { ec = error_; return 0; }
         if (fin_queued_) { ec = errc::connection_closing; return 0; }
         if (!can_send_in(state_)) {
             ec = (state_ == state::syn_sent || state_ == state::syn_rcvd) ? errc::not_connected
@@ -358,9 +379,9 @@ public:
     // ------------------------------------------------------------------ observers
 
     [[nodiscard]] state current_state() const noexcept { return state_; }
-    [[nodiscard]] std::error_code error() const noexcept { return error_; }
+    [[nodiscard]] std::error_code error() const noexcept { return error_ == errc::ok ? std::error_code{} : error_; }
     /// Data or EOF or an error is waiting for recv().
-    [[nodiscard]] bool readable() const noexcept { return !rcv_buf_.empty() || at_eof() || bool(error_); }
+    [[nodiscard]] bool readable() const noexcept { return !rcv_buf_.empty() || at_eof() || error_ != errc::ok; }
     /// The peer's FIN has arrived and every byte before it has been read.
     [[nodiscard]] bool at_eof() const noexcept { return peer_fin_ && rcv_buf_.empty(); }
     [[nodiscard]] std::size_t send_space() const noexcept { return snd_buf_.free_space(); }
@@ -462,7 +483,7 @@ private:
         waker_.wake();
     }
 
-    [[nodiscard]] std::error_code error_for(event e) const noexcept {
+    [[nodiscard]] errc error_for(event e) const noexcept {
         if (fail_with_ != errc::ok) return fail_with_;
         switch (e) {
         case event::rcv_rst: return state_ == state::syn_sent ? errc::connection_refused : errc::connection_reset;
@@ -766,6 +787,8 @@ private:
             if (delivered > 0) prr_update(static_cast<std::uint32_t>(delivered), una_before < snd_una_, newly_lost > 0);
         }
         probes_out_ = 0;
+        if (observer_.cc != nullptr) [[unlikely]]
+            note_ack_cc(now, una_before);
         const bool fin_acked = our_fin_acked();
         switch (state_) {
         case state::fin_wait_1:
@@ -1227,6 +1250,16 @@ private:
         retransmit_head_ = true;
         rtt_timing_ = false;
         ++stats_.fast_retransmits;
+        if (observer_.cc != nullptr) [[unlikely]]
+            note_cc(now, cc_sample::kind::recovery, flight, 0);
+    }
+
+    [[gnu::cold, gnu::noinline]] void note_ack_cc(instant now, seq32 una_before) const {
+        note_cc(now, cc_sample::kind::ack, static_cast<std::uint32_t>(snd_max_ - una_before),
+                static_cast<std::uint32_t>(snd_una_ - una_before));
+    }
+    void note_cc(instant now, cc_sample::kind what, std::uint32_t flight, std::uint32_t acked) const {
+        observer_.cc(observer_.ctx, cc_sample{what, now, flight, acked, cc_.cwnd(), cc_.ssthresh(), in_recovery_});
     }
 
     /// Congestion window validation (RFC 7661's aim, Linux's rule, tcp_is_cwnd_limited): cwnd
@@ -1405,10 +1438,12 @@ private:
         const std::uint32_t held = cc_.ssthresh();
         if (rtx_count_ > 1) { // the same data timed out again: only the loss window
             cc_.set_cwnd(snd_mss_);
-            return;
+        } else {
+            cc_.on_rto(flight, now);
+            if (in_recovery_ && cc_.ssthresh() > held) cc_.set_ssthresh(held);
         }
-        cc_.on_rto(flight, now);
-        if (in_recovery_ && cc_.ssthresh() > held) cc_.set_ssthresh(held);
+        if (observer_.cc != nullptr) [[unlikely]]
+            note_cc(now, cc_sample::kind::timeout, flight, 0);
     }
 
     /// RFC 1122 4.2.2.17: probe a zero window, backing off up to rto_max; Linux's probe is a bare
@@ -1915,7 +1950,7 @@ private:
     std::uint8_t snd_wscale_ = 0;      ///< the peer's window shift (RFC 7323)
     std::uint8_t rcv_wscale_ = 0;      ///< our window shift
     bool ts_ok_ = false;               ///< both SYNs carried timestamps: every segment carries them
-    std::error_code error_;            ///< set once, when the connection ends in failure
+    errc error_ = errc::ok;            ///< set once, when the connection ends in failure
     errc fail_with_ = errc::ok;        ///< the error a user-initiated failure reports
     errc soft_error_ = errc::ok;       ///< the last believed ICMP soft error (RFC 1122 4.2.3.9)
     std::uint32_t path_mtu_ = 0xFFFF;  ///< the path MTU: mss + 40, lowered by ICMP (RFC 1191)
