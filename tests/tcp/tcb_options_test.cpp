@@ -59,6 +59,18 @@ TEST_CASE("options: a SYN retransmitted after 1 s carries a TSval 1000 higher") 
     CHECK(out[0].h.options.timestamps->value == ts_epoch + 1000);
 }
 
+TEST_CASE("RTT: with timestamps, the SYN-ACK after a retransmitted SYN gives a sample from TSecr (RFC 7323 4.1), no 3 s RTO") {
+    harness h(ts_config());
+    h.connect();
+    REQUIRE(h.run_until(at(1_s)).size() == 1); // the SYN again, TSval ts_epoch + 1000
+    h.advance_to(at(1_s + 50_ms));
+    h.in(with_ts(syn_ack(peer_iss, our_iss + 1), 7000, ts_epoch + 1000)); // answers the second SYN
+    h.poll_one();
+    REQUIRE(h.t.rtt().has_sample());
+    CHECK(h.t.rtt().srtt() == 50_ms); // TSval has 1 ms ticks: 1050 - 1000
+    CHECK(h.t.rtt().rto() < 3_s);
+}
+
 TEST_CASE("timestamps: used when both SYNs carry them, every later segment has TSval and echoes TS.Recent") {
     harness h(ts_config());
     establish_with_ts(h);
