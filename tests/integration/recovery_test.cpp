@@ -383,6 +383,83 @@ TEST_CASE("cwnd and ssthresh traced between two stacks: with SACK, NewReno's and
     }
 }
 
+TEST_CASE("cwnd and ssthresh traced between two stacks: timeouts (loss window, ssthresh from FlightSize then held) and a hook set on a live connection") {
+    // 20 data segments; `lost(index, transmission)` says which transmissions of the segment first
+    // sent as the index-th (0-based) are lost. The hook is installed on the established connection
+    // (not before it exists) and removed at the end.
+    auto run = [](memory_pair_options o, std::function<bool(std::size_t, unsigned)> lost, std::vector<tcp::cc_sample>& cc,
+                  tcp::tcb_stats& stats, std::uint32_t& mss) {
+        pair_t net(o);
+        tap t(net);
+        auto l = net.server().listen(80);
+        REQUIRE(l);
+        auto conns = establish(net, *l);
+        auto& c = conns.first;
+        auto& s = conns.second;
+        net.client().on_congestion_sample([&](const iface::four_tuple&, const tcp::cc_sample& x) { cc.push_back(x); });
+        std::map<std::uint32_t, std::pair<std::size_t, unsigned>> seen; // seq -> (index, transmissions)
+        t.drop = [&](const segment_record& r) {
+            if (!r.from_client || r.len == 0) return false;
+            auto [it, fresh] = seen.try_emplace(r.seq, std::pair<std::size_t, unsigned>{seen.size(), 0});
+            return lost(it->second.first, it->second.second++);
+        };
+        const auto data = random_bytes(3, 20 * 1448);
+        REQUIRE(integ::send_and_receive(net, c, s, data, 60_s) == data);
+        net.run_until([&] { return c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 10_s);
+        stats = c.tcb()->stats();
+        mss = c.tcb()->send_mss();
+        net.client().on_congestion_sample({}); // removed: nothing more is recorded
+        const std::size_t before = cc.size();
+        REQUIRE(integ::send_and_receive(net, c, s, random_bytes(4, 10 * 1448), 10_s).size() == 10 * 1448);
+        CHECK(cc.size() == before);
+    };
+    auto timeouts_of = [](const std::vector<tcp::cc_sample>& cc) {
+        std::vector<tcp::cc_sample> v;
+        for (const auto& x : cc)
+            if (x.what == tcp::cc_sample::kind::timeout) v.push_back(x);
+        return v;
+    };
+    std::vector<tcp::cc_sample> cc;
+    tcp::tcb_stats stats{};
+    std::uint32_t mss = 0;
+
+    SECTION("without SACK or probes: the last 8 segments lost, then the first one again at the RTO") {
+        memory_pair_options o = with_delay(one_way);
+        o.client.tcp.congestion = tcp::congestion_control::newreno;
+        o.client.tcp.sack = false;
+        o.client.tcp.tail_loss_probe = false;
+        run(o, [](std::size_t i, unsigned n) { return i >= 12 && (n == 0 || (i == 12 && n == 1)); }, cc, stats, mss);
+        CHECK(stats.timeouts == 2);
+        const auto to = timeouts_of(cc);
+        REQUIRE(to.size() == 2);
+        // the first: FlightSize 8 segments, ssthresh = max(FlightSize / 2, 2 SMSS), the loss window
+        CHECK(to[0].flight == 8 * mss);
+        CHECK(to[0].ssthresh == 4 * mss);
+        CHECK(to[0].cwnd == mss);
+        // the second, for the same data: the loss window again, ssthresh held (RFC 5681 3.1's note)
+        CHECK(to[1].cwnd == mss);
+        CHECK(to[1].ssthresh == 4 * mss);
+        CHECK(to[1].now > to[0].now);
+        for (const auto& x : to) CHECK_FALSE(x.in_recovery);
+    }
+    SECTION("with SACK: a lost fast retransmission ends the recovery by an RTO, and the sample says so") {
+        memory_pair_options o = with_delay(one_way);
+        o.client.tcp.congestion = tcp::congestion_control::newreno;
+        run(o, [](std::size_t i, unsigned n) { return i == 10 && n < 2; }, cc, stats, mss);
+        CHECK(stats.fast_retransmits == 1);
+        CHECK(stats.timeouts == 1);
+        const auto to = timeouts_of(cc);
+        REQUIRE(to.size() == 1);
+        CHECK(to[0].flight == mss); // only the hole: the rest was SACKed
+        CHECK(to[0].cwnd == mss);
+        CHECK_FALSE(to[0].in_recovery); // the timeout ended the fast recovery
+        // ssthresh never raised by the timeout above the recovery's
+        const auto rec = std::find_if(cc.begin(), cc.end(), [](const auto& x) { return x.what == tcp::cc_sample::kind::recovery; });
+        REQUIRE(rec != cc.end());
+        CHECK(to[0].ssthresh <= rec->ssthresh);
+    }
+}
+
 // ================================================================== HyStart
 
 TEST_CASE("recovery: CUBIC's HyStart ends the first slow start before the bottleneck queue overflows, and without it the queue overflows") {

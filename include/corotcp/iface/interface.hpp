@@ -184,7 +184,9 @@ struct listener_info {
 using state_hook = std::function<void(const four_tuple&, tcp::state from, tcp::state to, tcp::event why)>;
 
 /// Called with every congestion-control sample of every connection (tcp::cc_sample: after each
-/// acceptable ACK, at a fast retransmit, at a retransmission timeout), as Linux's tcp_probe.
+/// ACK processed, at a fast retransmit, at a retransmission timeout), as Linux's tcp_probe. It is
+/// called in the middle of the connection's processing: it may record and print, but must not
+/// write to, close or abort a connection, nor set another hook.
 using cc_hook = std::function<void(const four_tuple&, const tcp::cc_sample&)>;
 
 template <tcp::buffer_policy Buffers = tcp::heap_buffers>

@@ -92,19 +92,24 @@ struct segment_out {
 };
 
 /// What congestion control just did (Linux's tcp_probe, for tracing and tests): one sample after
-/// every acceptable ACK, one when a fast recovery starts and one at a retransmission timeout.
+/// each ACK the TCB processes once synchronized (duplicates included; not the SYN-ACK), one when a
+/// fast recovery starts and one at each retransmission timeout of data. A loss repaired by a tail
+/// loss probe (RFC 8985 7.6.2) reduces cwnd without a sample of its own: the ack sample shows it.
 struct cc_sample {
     enum class kind : std::uint8_t {
-        ack,      ///< an acceptable ACK was processed (its SACK blocks, PRR and recovery exit included)
-        recovery, ///< fast retransmit: ssthresh and cwnd were just reduced from `flight`
-        timeout,  ///< retransmission timeout: cwnd is the loss window, ssthresh reduced from `flight`
+        ack,      ///< an ACK was processed (its SACK blocks, PRR and a recovery's end included)
+        recovery, ///< fast retransmit: ssthresh and cwnd were just reduced from `flight` (with
+                  ///< SACK, PRR then sets cwnd on this same ACK: see the ack sample that follows)
+        timeout,  ///< retransmission timeout: cwnd is the loss window; ssthresh was reduced from
+                  ///< `flight` at the first timeout of this data, and is held at later ones
     };
     kind what = kind::ack;
     instant now;
-    /// ack: SND.MAX - SND.UNA before the ACK; recovery, timeout: the FlightSize the reduction used
-    /// (RFC 5681 3.2 / 3.1: without what limited transmit sent, or what the peer SACKed).
+    /// ack: SND.MAX - SND.UNA before the ACK; recovery: the FlightSize the reduction used (RFC
+    /// 5681 3.2: without what limited transmit sent); timeout: the FlightSize at the timeout
+    /// (without what the peer SACKed, RFC 5681 3.1 / RFC 6675 5.1).
     std::uint32_t flight = 0;
-    std::uint32_t acked = 0; ///< ack: how far it moved SND.UNA (bytes)
+    std::uint32_t acked = 0; ///< ack: how far it moved SND.UNA (sequence numbers: a FIN counts one)
     std::uint32_t cwnd = 0;  ///< after it
     std::uint32_t ssthresh = 0;
     bool in_recovery = false;
@@ -1409,7 +1414,7 @@ private:
         if (syn_in_flight()) {
             syn_pending_ = true;
         } else { // go back to SND.UNA with a loss window of one segment (RFC 5681 3.1)
-            rto_congestion_response(now);
+            const std::uint32_t flight = rto_congestion_response(now);
             in_recovery_ = false;
             dupacks_ = 0;
             limited_bytes_ = 0;
@@ -1423,6 +1428,10 @@ private:
             if (rack_enabled()) rack_.mark_lost_on_rto(now, rack_reo_wnd(), board_); // RFC 8985 6.3
             tlp_end_.reset();
             tlp_deadline_ = instant::never();
+            rtx_deadline_ = now + rtt_.rto();
+            if (observer_.cc != nullptr) [[unlikely]]
+                note_cc(now, cc_sample::kind::timeout, flight, 0);
+            return;
         }
         rtx_deadline_ = now + rtt_.rto();
     }
@@ -1432,7 +1441,8 @@ private:
     /// second and later RTO for the same data (RFC 5681 3.1's implementation note) and (b) when the
     /// RTO cuts short a fast recovery that already reduced it for this window (never raised: the
     /// outstanding data can be many times cwnd then, Linux keeps it too).
-    void rto_congestion_response(instant now) {
+    /// Returns the FlightSize it reduced from.
+    std::uint32_t rto_congestion_response(instant now) {
         auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
         flight -= std::min(flight, board_.sacked_bytes());
         const std::uint32_t held = cc_.ssthresh();
@@ -1442,8 +1452,7 @@ private:
             cc_.on_rto(flight, now);
             if (in_recovery_ && cc_.ssthresh() > held) cc_.set_ssthresh(held);
         }
-        if (observer_.cc != nullptr) [[unlikely]]
-            note_cc(now, cc_sample::kind::timeout, flight, 0);
+        return flight;
     }
 
     /// RFC 1122 4.2.2.17: probe a zero window, backing off up to rto_max; Linux's probe is a bare
