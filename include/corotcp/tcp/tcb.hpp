@@ -1441,7 +1441,7 @@ private:
     /// second and later RTO for the same data (RFC 5681 3.1's implementation note) and (b) when the
     /// RTO cuts short a fast recovery that already reduced it for this window (never raised: the
     /// outstanding data can be many times cwnd then, Linux keeps it too).
-    /// Returns the FlightSize it reduced from.
+    /// Returns the FlightSize at the timeout (what the first timeout of this data reduced from).
     std::uint32_t rto_congestion_response(instant now) {
         auto flight = static_cast<std::uint32_t>(snd_max_ - snd_una_);
         flight -= std::min(flight, board_.sacked_bytes());
