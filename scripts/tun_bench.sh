@@ -17,7 +17,7 @@
 # veth and to the TUN packet ceiling of ../shared/PEERS.md, and whether issue 5's targets are met.
 #
 # Usage: bash scripts/tun_bench.sh [--runs N] [--seconds S] [--bin DIR] [--modes "bulk-rx rr ..."]
-#                                  [--busy-poll US] [--tun-opts "--reads 4 ..."] [--smoke]
+#                                  [--busy-poll US] [--tun-opts "--reads 4 ..."] [--pin] [--smoke]
 #   --bin DIR   where tun_bench and kernel_peer are (default: build them with the release preset)
 #   --tun-opts  extra tun_bench options for every corotcp run (experiments: --no-multishot (poll +
 #               read() drain instead of the multishot read), --reads N (N > 0: N armed reads),
@@ -25,6 +25,9 @@
 #   --busy-poll corotcp's busy polling before it blocks, in microseconds (tun_options::busy_poll_us;
 #               default 50; 0: off). The kernel over veth needs no wake-up per packet (the sender's
 #               softirq runs the receiver's TCP); a userspace stack sleeping in io_uring does.
+#   --pin       servers on CPU 0 and clients on CPU 1 (taskset), in every configuration alike. Unpinned,
+#               corotcp's conn lands at about 14,000 or 18,000 connections/s from run to run while the
+#               kernel's stays put; pinned, both move together from round to round (session 10).
 #   --smoke     one run of 0.5 s per figure; fails unless every figure is non-zero (the ctest `tun:bench_smoke`)
 # Needs root, /dev/net/tun, unshare and nsenter (util-linux), ip (iproute2): without them it exits 77
 # (skipped), or 1 when CI=true. Every wait is bounded, every process has a time limit, and everything
@@ -49,6 +52,7 @@ MODES="bulk-rx bulk-tx rr conn"
 SMOKE=0
 TUN_OPTS=""
 BUSY_POLL=50
+PIN=0
 ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
@@ -59,8 +63,9 @@ while [ $# -gt 0 ]; do
     --tun-opts) TUN_OPTS=${2?}; shift 2 ;;
     --busy-poll) BUSY_POLL=${2:?}; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
+    --pin) PIN=1; shift ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--runs N] [--seconds S] [--bin DIR] [--modes LIST] [--busy-poll US] [--tun-opts OPTS] [--smoke]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--runs N] [--seconds S] [--bin DIR] [--modes LIST] [--busy-poll US] [--tun-opts OPTS] [--pin] [--smoke]" >&2; exit 2 ;;
     esac
 done
 if [ "$SMOKE" = 1 ]; then
@@ -72,6 +77,16 @@ if ! [[ $RUNS =~ ^[0-9]+$ ]] || [ "$RUNS" -lt 1 ] || [ "$RUNS" -gt 50 ]; then ec
 for m in $MODES; do
     case $m in bulk-rx | bulk-tx | rr | conn) ;; *) echo "--modes: bulk-rx, bulk-tx, rr, conn" >&2; exit 2 ;; esac
 done
+# --pin: every server (corotcp's and the kernel's) on CPU 0, every client on CPU 1, the same for all
+# four configurations; without it the scheduler places them (and may put both on one CPU).
+SERVER_CPU=(env)
+CLIENT_CPU=(env)
+if [ "$PIN" = 1 ]; then
+    command -v taskset >/dev/null || { echo "--pin needs taskset (util-linux)" >&2; exit 2; }
+    [ "$(nproc)" -ge 2 ] || { echo "--pin needs 2 CPUs" >&2; exit 2; }
+    SERVER_CPU=(taskset -c 0)
+    CLIENT_CPU=(taskset -c 1)
+fi
 
 # --- outside: prerequisites, build, then re-run inside a private network namespace -------------------
 if [ -z "${COROTCP_TUN_BENCH_NETNS:-}" ]; then
@@ -183,14 +198,14 @@ one() {
         [ "$config" = tun+offload ] && extra=(--offload)
         # shellcheck disable=SC2206 # word splitting wanted: a list of options
         extra+=(--busy-poll "$BUSY_POLL" $TUN_OPTS)
-        "$BIN/tun_bench" --mode "$mode" --seconds "$SECONDS_PER" --limit "$LIMIT" --tun "$TUN" --ip "$TUN_STACK" \
+        "${SERVER_CPU[@]}" "$BIN/tun_bench" --mode "$mode" --seconds "$SECONDS_PER" --limit "$LIMIT" --tun "$TUN" --ip "$TUN_STACK" \
             --kernel-ip "$TUN_KERNEL/24" --port "$PORT" "${extra[@]}" >"$out.server" 2>"$out.server.err" &
         server=$!
         target=$TUN_STACK
         ;;
     veth | veth+offload)
         prefix=kernel
-        in_b "$BIN/kernel_peer" server --mode "$mode" --bind "$VETH_IP_B" --port "$PORT" --seconds "$SECONDS_PER" \
+        in_b "${SERVER_CPU[@]}" "$BIN/kernel_peer" server --mode "$mode" --bind "$VETH_IP_B" --port "$PORT" --seconds "$SECONDS_PER" \
             --limit "$LIMIT" >"$out.server" 2>"$out.server.err" &
         server=$!
         target=$VETH_IP_B
@@ -204,7 +219,7 @@ one() {
         stop "$server"
         return
     fi
-    timeout -k 2 $((LIMIT + 10)) "$BIN/kernel_peer" client --mode "$mode" --connect "$target:$PORT" \
+    timeout -k 2 $((LIMIT + 10)) "${CLIENT_CPU[@]}" "$BIN/kernel_peer" client --mode "$mode" --connect "$target:$PORT" \
         --seconds "$SECONDS_PER" --limit "$LIMIT" --name "$prefix" >"$out.client" 2>"$out.client.err"
     local crc=$?
     stop "$server"
@@ -223,7 +238,7 @@ one() {
     log "$config $(echo "$line" | cut -d'#' -f1)"
 }
 
-log "in a private network namespace; $RUNS run(s), ${SECONDS_PER} s per figure, modes: $MODES; corotcp busy-polls ${BUSY_POLL} us${TUN_OPTS:+; tun_bench $TUN_OPTS}"
+log "in a private network namespace; $RUNS run(s), ${SECONDS_PER} s per figure, modes: $MODES; corotcp busy-polls ${BUSY_POLL} us${TUN_OPTS:+; tun_bench $TUN_OPTS}$([ "$PIN" = 1 ] && echo "; servers on CPU 0, clients on CPU 1")"
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
 for run in $(seq "$RUNS"); do
     for config in tun+offload tun veth+offload veth; do
