@@ -27,7 +27,8 @@
 #               softirq runs the receiver's TCP); a userspace stack sleeping in io_uring does.
 #   --pin       servers on CPU 0 and clients on CPU 1 (taskset), in every configuration alike. Unpinned,
 #               corotcp's conn lands at about 14,000 or 18,000 connections/s from run to run while the
-#               kernel's stays put; pinned, both move together from round to round (session 10).
+#               kernel's stays put; pinned, both move together from round to round (session 10;
+#               docs/performance.md).
 #   --smoke     one run of 0.5 s per figure; fails unless every figure is non-zero (the ctest `tun:bench_smoke`)
 # Needs root, /dev/net/tun, unshare and nsenter (util-linux), ip (iproute2): without them it exits 77
 # (skipped), or 1 when CI=true. Every wait is bounded, every process has a time limit, and everything
