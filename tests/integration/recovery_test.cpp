@@ -20,14 +20,18 @@ struct transfer {
     /// Picks the client's data segments lost on their first transmission: (segment, index of its
     /// first transmission among the client's data segments, 0-based).
     std::function<bool(const segment_record&, std::size_t)> lose;
+    /// Picks the retransmissions lost: (that index, 1 for the first retransmission, 2 for the next...).
+    std::function<bool(std::size_t, unsigned)> lose_again;
     std::size_t bytes = 200 * 1000;
     memory_pair_options options = with_delay(one_way);
-    std::function<void(pair_t&)> on_start; ///< called before the connection is opened
+    std::function<void(pair_t&)> on_established;                ///< called once both ends are ESTABLISHED
+    std::function<void(pair_t&, conn_t&, conn_t&)> at_end;      ///< called after the results are taken
 
     // results
     bool intact = false;
     tcp::tcb_stats client{};
     unsigned client_backoffs = 0;
+    std::uint32_t mss = 0; ///< the client's send MSS
     tcp::cubic::hystart_exit hystart = tcp::cubic::hystart_exit::none; ///< the client's, under CUBIC
     std::uint32_t ssthresh = 0;                                          ///< the client's, at the end
     std::vector<segment_record> segs;    ///< every segment that crossed (both ways)
@@ -44,18 +48,21 @@ struct transfer {
     void run() {
         pair_t net(options);
         tap t(net);
-        std::map<std::uint32_t, std::size_t> first; // seq -> index of its first transmission
+        // seq -> (index of its first transmission, transmissions so far)
+        std::map<std::uint32_t, std::pair<std::size_t, unsigned>> seen;
         t.drop = [&](const segment_record& r) {
             if (!r.from_client || r.len == 0) return false;
-            const auto [it, fresh] = first.try_emplace(r.seq, first.size());
-            return fresh && lose && lose(r, it->second);
+            const auto [it, fresh] = seen.try_emplace(r.seq, std::pair<std::size_t, unsigned>{seen.size(), 0});
+            const auto [index, n] = it->second;
+            ++it->second.second;
+            return n == 0 ? lose && lose(r, index) : lose_again && lose_again(index, n);
         };
-        if (on_start) on_start(net);
         auto l = net.server().listen(80);
         REQUIRE(l);
         auto conns = establish(net, *l); // (not a structured binding: lambdas below capture them)
         auto& c = conns.first;
         auto& s = conns.second;
+        if (on_established) on_established(net);
         const auto data = random_bytes(7, bytes);
         const auto got = integ::send_and_receive(net, c, s, data, 600_s);
         done = net.now();
@@ -66,8 +73,10 @@ struct transfer {
         client_backoffs = c.tcb()->rtt().backoffs();
         if (const auto* cu = c.tcb()->congestion().as_cubic()) hystart = cu->hystart_found();
         ssthresh = c.tcb()->ssthresh();
+        mss = c.tcb()->send_mss();
         segs = t.segs;
         dropped = t.dropped;
+        if (at_end) at_end(net, c, s);
     }
 };
 
@@ -201,7 +210,7 @@ struct traced {
         x.options.client.tcp.congestion = algo;
         x.options.client.tcp.sack = sack;
         x.options.client.tcp.hystart_detect = 0; // slow start ends at the loss, as with NewReno
-        x.on_start = [this](pair_t& net) {
+        x.on_established = [this](pair_t& net) { // on a live connection (set_cc_hook re-installs it)
             net.client().on_congestion_sample([this](const iface::four_tuple&, const tcp::cc_sample& s) { cc.push_back(s); });
         };
         x.run();
@@ -383,55 +392,39 @@ TEST_CASE("cwnd and ssthresh traced between two stacks: with SACK, NewReno's and
     }
 }
 
-TEST_CASE("cwnd and ssthresh traced between two stacks: timeouts (loss window, ssthresh from FlightSize then held) and a hook set on a live connection") {
-    // 20 data segments; `lost(index, transmission)` says which transmissions of the segment first
-    // sent as the index-th (0-based) are lost. The hook is installed on the established connection
-    // (not before it exists) and removed at the end.
-    auto run = [](memory_pair_options o, std::function<bool(std::size_t, unsigned)> lost, std::vector<tcp::cc_sample>& cc,
-                  tcp::tcb_stats& stats, std::uint32_t& mss) {
-        pair_t net(o);
-        tap t(net);
-        auto l = net.server().listen(80);
-        REQUIRE(l);
-        auto conns = establish(net, *l);
-        auto& c = conns.first;
-        auto& s = conns.second;
-        net.client().on_congestion_sample([&](const iface::four_tuple&, const tcp::cc_sample& x) { cc.push_back(x); });
-        std::map<std::uint32_t, std::pair<std::size_t, unsigned>> seen; // seq -> (index, transmissions)
-        t.drop = [&](const segment_record& r) {
-            if (!r.from_client || r.len == 0) return false;
-            auto [it, fresh] = seen.try_emplace(r.seq, std::pair<std::size_t, unsigned>{seen.size(), 0});
-            return lost(it->second.first, it->second.second++);
+TEST_CASE("cwnd and ssthresh traced between two stacks: timeouts (loss window, ssthresh from FlightSize then held), and the hook removed") {
+    // 20 data segments; the hook is installed on the established connection and removed at the end.
+    auto run = [](transfer& x, std::vector<tcp::cc_sample>& cc) {
+        x.bytes = 20 * 1448;
+        x.options.client.tcp.congestion = tcp::congestion_control::newreno;
+        x.on_established = [&](pair_t& net) {
+            net.client().on_congestion_sample([&](const iface::four_tuple&, const tcp::cc_sample& s) { cc.push_back(s); });
         };
-        const auto data = random_bytes(3, 20 * 1448);
-        REQUIRE(integ::send_and_receive(net, c, s, data, 60_s) == data);
-        net.run_until([&] { return c.tcb()->snd_una() == c.tcb()->snd_nxt(); }, 10_s);
-        stats = c.tcb()->stats();
-        mss = c.tcb()->send_mss();
-        net.client().on_congestion_sample({}); // removed: nothing more is recorded
-        const std::size_t before = cc.size();
-        REQUIRE(integ::send_and_receive(net, c, s, random_bytes(4, 10 * 1448), 10_s).size() == 10 * 1448);
-        CHECK(cc.size() == before);
-    };
-    auto timeouts_of = [](const std::vector<tcp::cc_sample>& cc) {
+        x.at_end = [&](pair_t& net, conn_t& c, conn_t& s) {
+            net.client().on_congestion_sample({}); // removed: nothing more is recorded
+            const std::size_t before = cc.size();
+            REQUIRE(integ::send_and_receive(net, c, s, random_bytes(4, 10 * 1448), 10_s).size() == 10 * 1448);
+            CHECK(cc.size() == before);
+        };
+        x.run();
+        REQUIRE(x.intact);
         std::vector<tcp::cc_sample> v;
-        for (const auto& x : cc)
-            if (x.what == tcp::cc_sample::kind::timeout) v.push_back(x);
+        for (const auto& s : cc)
+            if (s.what == tcp::cc_sample::kind::timeout) v.push_back(s);
         return v;
     };
+    transfer x;
     std::vector<tcp::cc_sample> cc;
-    tcp::tcb_stats stats{};
-    std::uint32_t mss = 0;
 
     SECTION("without SACK or probes: the last 8 segments lost, then the first one again at the RTO") {
-        memory_pair_options o = with_delay(one_way);
-        o.client.tcp.congestion = tcp::congestion_control::newreno;
-        o.client.tcp.sack = false;
-        o.client.tcp.tail_loss_probe = false;
-        run(o, [](std::size_t i, unsigned n) { return i >= 12 && (n == 0 || (i == 12 && n == 1)); }, cc, stats, mss);
-        CHECK(stats.timeouts == 2);
-        const auto to = timeouts_of(cc);
+        x.options.client.tcp.sack = false;
+        x.options.client.tcp.tail_loss_probe = false;
+        x.lose = [](const segment_record&, std::size_t i) { return i >= 12; };
+        x.lose_again = [](std::size_t i, unsigned n) { return i == 12 && n == 1; };
+        const auto to = run(x, cc);
+        CHECK(x.client.timeouts == 2);
         REQUIRE(to.size() == 2);
+        const auto mss = x.mss;
         // the first: FlightSize 8 segments, ssthresh = max(FlightSize / 2, 2 SMSS), the loss window
         CHECK(to[0].flight == 8 * mss);
         CHECK(to[0].ssthresh == 4 * mss);
@@ -440,21 +433,20 @@ TEST_CASE("cwnd and ssthresh traced between two stacks: timeouts (loss window, s
         CHECK(to[1].cwnd == mss);
         CHECK(to[1].ssthresh == 4 * mss);
         CHECK(to[1].now > to[0].now);
-        for (const auto& x : to) CHECK_FALSE(x.in_recovery);
+        for (const auto& s : to) CHECK_FALSE(s.in_recovery);
     }
     SECTION("with SACK: a lost fast retransmission ends the recovery by an RTO, and the sample says so") {
-        memory_pair_options o = with_delay(one_way);
-        o.client.tcp.congestion = tcp::congestion_control::newreno;
-        run(o, [](std::size_t i, unsigned n) { return i == 10 && n < 2; }, cc, stats, mss);
-        CHECK(stats.fast_retransmits == 1);
-        CHECK(stats.timeouts == 1);
-        const auto to = timeouts_of(cc);
+        x.lose = [](const segment_record&, std::size_t i) { return i == 10; };
+        x.lose_again = [](std::size_t i, unsigned n) { return i == 10 && n == 1; };
+        const auto to = run(x, cc);
+        CHECK(x.client.fast_retransmits == 1);
+        CHECK(x.client.timeouts == 1);
         REQUIRE(to.size() == 1);
-        CHECK(to[0].flight == mss); // only the hole: the rest was SACKed
-        CHECK(to[0].cwnd == mss);
+        CHECK(to[0].flight == x.mss); // only the hole: the rest was SACKed
+        CHECK(to[0].cwnd == x.mss);
         CHECK_FALSE(to[0].in_recovery); // the timeout ended the fast recovery
         // ssthresh never raised by the timeout above the recovery's
-        const auto rec = std::find_if(cc.begin(), cc.end(), [](const auto& x) { return x.what == tcp::cc_sample::kind::recovery; });
+        const auto rec = std::find_if(cc.begin(), cc.end(), [](const auto& s) { return s.what == tcp::cc_sample::kind::recovery; });
         REQUIRE(rec != cc.end());
         CHECK(to[0].ssthresh <= rec->ssthresh);
     }
