@@ -18,10 +18,6 @@ DENY=${COROTCP_SECCOMP_DENY:-}
 
 make_persistent_tun || exit 1
 random_file "$WORK/8m.bin" $((8 * 1024 * 1024))
-echo_through() { # FILE [ADDR]
-    timeout 60 socat -b 65536 -t 30 - "TCP:${2:-$STACK_IP}:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
-}
-
 # degraded_echo NAME DENY-OPTION [echo_server options]: echo_server under the seccomp refusal; 8 MiB each
 # way byte-exact, exit 0 on SIGTERM. Its stderr (the link's notices and counters) is $WORK/NAME.err.
 degraded_echo() {
@@ -92,7 +88,7 @@ ip tuntap add dev ctun2 mode tun user 65534 && ip addr add 10.77.1.1/24 dev ctun
 bg nobody "${AS_NOBODY[@]}" 666 "$WORK/bin/echo_server" --tun ctun2 --ip 10.77.1.2 --port 7
 NOBODY=$LAST_PID
 if wait_for_line "$WORK/nobody.out" "^listening on 10.77.1.2:7$"; then
-    check "as nobody, on a device made for nobody: 8 MiB each way, byte-exact" echo_through "$WORK/8m.bin" 10.77.1.2
+    check "as nobody, on a device made for nobody: 8 MiB each way, byte-exact" echo_through "$WORK/8m.bin" 60 10.77.1.2
 else
     check "as nobody, on a device made for nobody: ready" false
 fi

@@ -139,6 +139,12 @@ make_persistent_tun() {
 
 same_sha() { [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$(sha256sum <"$2" | cut -d' ' -f1)" ]; }
 
+# echo_through FILE [SECONDS] [ADDR]: FILE through an echo server on ADDR (default $STACK_IP) port 7
+# with socat; what comes back must be FILE, byte for byte.
+echo_through() {
+    timeout "${2:-60}" socat -b 65536 -t 30 - "TCP:${3:-$STACK_IP}:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
+}
+
 # random_file PATH BYTES
 random_file() { head -c "$2" /dev/urandom >"$1"; }
 

@@ -33,9 +33,6 @@ COMMON=(--tun "$TUN" --ip "$STACK_IP" "${EXTRA_OPTS[@]}")
 bg echo "$BIN_DIR/echo_server" "${COMMON[@]}" --port 7 --verbose
 ECHO=$LAST_PID
 wait_for_line "$WORK/echo.out" "^listening on $STACK_IP:7$" || exit 1
-echo_through() { # FILE [SECONDS]
-    timeout "${2:-60}" socat -b 65536 -t 30 - "TCP:$STACK_IP:7" <"$1" >"$WORK/echoed.bin" && cmp -s "$1" "$WORK/echoed.bin"
-}
 check "socat -> echo_server: $SIZE_MIB MiB each way, byte-exact" echo_through "$WORK/8m.bin"
 # 100 MiB each way, under loss too (there about 60 s: the kernel's receiver delays its ACKs, see
 # docs/tun.md; ctest gives tun:transfer_loss a longer timeout)
