@@ -16,21 +16,23 @@ packet rst_to_client(pair_t& net, const iface::four_tuple& client_side, std::uin
     return make_tcp_packet(net.server_address(), net.client_address(), r);
 }
 
-/// The client closes first (shutdown), the server closes as soon as it reads EOF.
-void four_way_close(pair_t& net, conn_t& c, conn_t& s) {
-    auto server_side = [&]() -> task<void> {
+/// `first` closes first (shutdown), `second` closes as soon as it reads EOF; `first` ends in
+/// TIME_WAIT. (Mostly the client first; a server that closes first keeps the TIME_WAIT.)
+void four_way_close(pair_t& net, conn_t& first, conn_t& second) {
+    auto second_side = [&]() -> task<void> {
         std::uint8_t buf[16];
-        auto n = co_await s.read(buf);
+        auto n = co_await second.read(buf);
         REQUIRE(n);
         CHECK(*n == 0);
-        const auto ec = co_await s.shutdown();
+        const auto ec = co_await second.shutdown();
         CHECK(!ec);
     };
     spawn_guard g{net.loop()};
-    net.spawn(owned(server_side));
-    const auto ec = net.run(c.shutdown());
+    net.spawn(owned(second_side));
+    const auto ec = net.run(first.shutdown());
     CHECK(!ec);
-    REQUIRE(net.run_until([&] { return c.state() == tcp::state::time_wait && s.state() == tcp::state::closed; }, 10_s));
+    REQUIRE(net.run_until([&] { return first.state() == tcp::state::time_wait && second.state() == tcp::state::closed; },
+                          10_s));
 }
 
 } // namespace
@@ -377,6 +379,163 @@ TEST_CASE("TIME_WAIT (compact record): an exact RST does not end it (RFC 1337) a
     CHECK(ci.find_time_wait(tuple)->expires == expires);
     CHECK(t.count([](const segment_record& x) { return x.from_client; }) == 0);
     CHECK(ci.stats().resets_sent == 0);
+}
+
+// ================================================================== a new incarnation ends TIME_WAIT
+
+namespace {
+/// A server that closes first keeps the TIME_WAIT (compact once released); the client then
+/// connects again from the same port, as a kernel client may (RFC 1122 4.2.2.13, RFC 6191).
+struct server_time_wait {
+    pair_t net;
+    timeline tl;
+    std::unique_ptr<listener_t> l;
+    iface::four_tuple server_side;
+    tcp::time_wait_record old;
+
+    explicit server_time_wait(memory_pair_options o = with_delay(1_ms)) : net(std::move(o)) {
+        tl.watch(net);
+        auto listening = net.server().listen(80);
+        REQUIRE(listening);
+        l = std::make_unique<listener_t>(std::move(*listening));
+    }
+    /// One connection from port 40000 with 1000 bytes each way, closed by the server first.
+    /// With `keep`, the server's handle is kept (a full TCB in TIME_WAIT) and returned.
+    std::optional<conn_t> run(bool keep = false) {
+        auto [c, s] = establish(net, *l, {.local_port = 40000});
+        const auto data = random_bytes(7, 1000);
+        CHECK(send_and_receive(net, c, s, data, 1_s) == data);
+        CHECK(send_and_receive(net, s, c, data, 1_s) == data);
+        four_way_close(net, s, c);
+        server_side = s.endpoints();
+        old = s.tcb()->to_time_wait_record();
+        c.close();
+        if (!keep) s.close();
+        net.run_for(1_ms);
+        CHECK(net.server().iface().time_wait_count() == (keep ? 0u : 1u));
+        if (keep) return std::move(s);
+        REQUIRE(net.server().iface().find_time_wait(server_side));
+        return std::nullopt;
+    }
+    /// Connects from port 40000 again: the first SYN must be taken (no 1 s retransmission).
+    std::pair<conn_t, conn_t> reconnect() {
+        const instant t0 = net.now();
+        auto [c, s] = establish(net, *l, {.local_port = 40000});
+        CHECK(net.now() - t0 < 100_ms);
+        CHECK(s.endpoints() == server_side);
+        const auto data = random_bytes(8, 5000);
+        CHECK(send_and_receive(net, c, s, data, 1_s) == data);
+        CHECK(send_and_receive(net, s, c, data, 1_s) == data);
+        return {std::move(c), std::move(s)};
+    }
+    /// A SYN from the client's address to the server's port 80, from port 40000.
+    packet syn(std::uint32_t seq, std::optional<wire::tcp_timestamps> ts) {
+        wire::tcp_repr r{};
+        r.src_port = 40000;
+        r.dst_port = 80;
+        r.seq = wire::seq32(seq);
+        r.flags = tcp_flags::syn;
+        r.window = 65535;
+        r.options.mss = 1460;
+        r.options.timestamps = ts;
+        return make_tcp_packet(net.client_address(), net.server_address(), r);
+    }
+};
+} // namespace
+
+TEST_CASE("TIME_WAIT (compact record): a new incarnation's SYN is taken by the listener at once (RFC 6191)") {
+    memory_pair_options o = with_delay(1_ms);
+    const bool ts = GENERATE(true, false);
+    o.client.tcp.timestamps = ts;
+    o.server.tcp.timestamps = ts;
+    CAPTURE(ts);
+    server_time_wait x(std::move(o));
+    x.run();
+    x.net.run_for(1_s); // the client's clock-driven ISN (RFC 6528) moves on
+    auto [c, s] = x.reconnect();
+    INFO(x.tl.dump());
+    auto& si = x.net.server().iface();
+    CHECK(si.time_wait_count() == 0);
+    CHECK(si.stats().tw_new_incarnations == 1);
+    CHECK(si.stats().resets_sent == 0);
+    CHECK(x.tl.only("server TIME_WAIT").back() == "server TIME_WAIT -> CLOSED (rcv SYN)");
+    // our ISN lies beyond everything the old connection sent (RFC 1122 4.2.2.13)
+    CHECK(s.tcb()->iss() > x.old.snd_nxt + 65536u);
+    CHECK(s.tcb()->timestamps_enabled() == ts);
+}
+
+TEST_CASE("TIME_WAIT (full TCB, handle held): a new incarnation ends it without error and the listener takes the SYN") {
+    server_time_wait x;
+    auto held = x.run(/*keep=*/true);
+    REQUIRE(held);
+    REQUIRE(held->state() == tcp::state::time_wait);
+    x.net.run_for(1_s);
+    {
+        auto [c, s] = x.reconnect();
+        INFO(x.tl.dump());
+        CHECK(held->state() == tcp::state::closed);
+        CHECK(!held->error());
+        CHECK(x.net.server().iface().stats().tw_new_incarnations == 1);
+        CHECK(x.net.server().iface().connection_count() == 1); // the new one; the old is out of the table
+        CHECK(s.tcb()->iss() > x.old.snd_nxt + 65536u);
+        held.reset(); // the old handle goes while the new connection lives
+        x.net.run_for(1_ms);
+        const auto data = random_bytes(9, 100);
+        CHECK(send_and_receive(x.net, c, s, data, 1_s) == data);
+    }
+    x.net.run_for(61_s);
+    CHECK(x.net.server().iface().connection_count() == 0);
+}
+
+TEST_CASE("TIME_WAIT: an old SYN (not beyond RCV.NXT, or an older TSval) is ACKed and TIME_WAIT stays") {
+    server_time_wait x;
+    x.run();
+    REQUIRE(x.old.ts_ok);
+    tap t(x.net);
+    auto& si = x.net.server().iface();
+    const std::uint32_t rn = x.old.rcv_nxt.value();
+    struct probe {
+        const char* what;
+        std::uint32_t seq;
+        std::optional<wire::tcp_timestamps> ts;
+    };
+    const std::vector<probe> probes{
+        {"sequence number at RCV.NXT, no timestamps", rn, std::nullopt},
+        {"sequence number below RCV.NXT, no timestamps", rn - 5000, std::nullopt},
+        {"sequence number beyond, TSval older than TS.Recent", rn + 100000, wire::tcp_timestamps{x.old.ts_recent - 1, 0}},
+        {"sequence number at RCV.NXT, TSval equal to TS.Recent", rn, wire::tcp_timestamps{x.old.ts_recent, 0}},
+    };
+    const probe& p = probes[GENERATE(range<std::size_t>(0, 4))];
+    CAPTURE(p.what);
+    const instant sent = x.net.now();
+    x.net.pipe().end_a().transmit(sent, x.syn(p.seq, p.ts));
+    x.net.run_for(5_ms);
+    REQUIRE(si.find_time_wait(x.server_side));
+    CHECK(si.find_time_wait(x.server_side)->expires == x.old.expires);
+    CHECK(si.stats().tw_new_incarnations == 0);
+    REQUIRE(t.count([](const segment_record& y) { return !y.from_client; }) == 1);
+    const auto& a = *std::find_if(t.segs.begin(), t.segs.end(), [](const segment_record& y) { return !y.from_client; });
+    CHECK(a.flags == tcp_flags::ack);
+    CHECK(a.seq == x.old.snd_nxt.value());
+    CHECK(a.ack == rn);
+    // timestamps were negotiated: the compact record's ACK carries them (RFC 7323 3.2)
+    REQUIRE(a.ts);
+    CHECK(a.ts->echo == x.old.ts_recent);
+    CHECK(a.ts->value == static_cast<std::uint32_t>(a.at.us / 1000) + x.old.ts_offset);
+}
+
+TEST_CASE("TIME_WAIT: a new incarnation's SYN with no listener on the port is ACKed and TIME_WAIT stays") {
+    server_time_wait x;
+    x.run();
+    x.l->close();
+    tap t(x.net);
+    x.net.pipe().end_a().transmit(x.net.now(), x.syn(x.old.rcv_nxt.value() + 100000, wire::tcp_timestamps{x.old.ts_recent + 1000, 0}));
+    x.net.run_for(5_ms);
+    auto& si = x.net.server().iface();
+    CHECK(si.find_time_wait(x.server_side));
+    CHECK(si.stats().tw_new_incarnations == 0);
+    CHECK(t.count([](const segment_record& y) { return !y.from_client && y.flags == tcp_flags::ack; }) == 1);
+    CHECK(si.stats().resets_sent == 0);
 }
 
 TEST_CASE("FIN_WAIT_2 timeout: the client close()s, the server never closes, the client's socket is gone after 60 s") {

@@ -55,6 +55,7 @@ struct segment_record {
     std::uint16_t src_port = 0;
     std::uint16_t dst_port = 0;
     instant at;
+    std::optional<wire::tcp_timestamps> ts; ///< the timestamps option, if any
 
     [[nodiscard]] bool has(std::uint8_t f) const noexcept { return (flags & f) == f; }
     [[nodiscard]] bool is_pure_ack() const noexcept { return flags == tcp_flags::ack && len == 0; }
@@ -81,7 +82,7 @@ inline std::optional<segment_record> parse_segment(std::span<const std::uint8_t>
                                            ip->src, ip->dst, false);
     if (!seg) return std::nullopt;
     return segment_record{from_client, seg->flags, seg->seq.value(), seg->ack.value(), seg->payload.size(),
-                          seg->src_port, seg->dst_port, at};
+                          seg->src_port, seg->dst_port, at, seg->options.timestamps};
 }
 
 /// Every state change of both stacks, in order, as readable lines; taps add segment lines.

@@ -405,15 +405,70 @@ TEST_CASE("TIME_WAIT: abort() ends it quietly") {
     h.poll_none();
 }
 
+namespace {
+/// A compact TIME-WAIT record at RCV.NXT `rcv_nxt` (timestamps with TS.Recent `ts_recent`, if given).
+time_wait_record tw_record(std::uint32_t snd_nxt, std::uint32_t rcv_nxt, std::optional<std::uint32_t> ts_recent = {}) {
+    time_wait_record r;
+    r.snd_nxt = seq32(snd_nxt);
+    r.rcv_nxt = seq32(rcv_nxt);
+    r.ts_ok = ts_recent.has_value();
+    r.ts_recent = ts_recent.value_or(0);
+    return r;
+}
+} // namespace
+
 TEST_CASE("time_wait classification: RST and bare ACK drop, retransmitted FIN restarts, SYN/data/other FIN ACK") {
     const seq32 rn(peer_iss + 2);
-    CHECK(classify_in_time_wait(rn, rst(peer_iss + 2)) == time_wait_verdict::drop);
-    CHECK(classify_in_time_wait(rn, ack(peer_iss + 2, 1)) == time_wait_verdict::drop);
-    CHECK(classify_in_time_wait(rn, fin(peer_iss + 1, 1)) == time_wait_verdict::ack_and_restart);
-    CHECK(classify_in_time_wait(rn, fin(peer_iss - 2, 1, "abc")) == time_wait_verdict::ack_and_restart);
-    CHECK(classify_in_time_wait(rn, fin(peer_iss + 2, 1)) == time_wait_verdict::ack);
-    CHECK(classify_in_time_wait(rn, syn(9)) == time_wait_verdict::ack);
-    CHECK(classify_in_time_wait(rn, data(peer_iss + 2, 1, "x")) == time_wait_verdict::ack);
+    const auto r = tw_record(our_iss + 2, rn.value());
+    CHECK(classify_in_time_wait(r, rst(peer_iss + 2)) == time_wait_verdict::drop);
+    CHECK(classify_in_time_wait(r, ack(peer_iss + 2, 1)) == time_wait_verdict::drop);
+    CHECK(classify_in_time_wait(r, fin(peer_iss + 1, 1)) == time_wait_verdict::ack_and_restart);
+    CHECK(classify_in_time_wait(r, fin(peer_iss - 2, 1, "abc")) == time_wait_verdict::ack_and_restart);
+    CHECK(classify_in_time_wait(r, fin(peer_iss + 2, 1)) == time_wait_verdict::ack);
+    CHECK(classify_in_time_wait(r, syn(peer_iss + 2)) == time_wait_verdict::ack);
+    CHECK(classify_in_time_wait(r, data(peer_iss + 2, 1, "x")) == time_wait_verdict::ack);
+}
+
+TEST_CASE("time_wait classification: a SYN of a new incarnation (RFC 6191)") {
+    const seq32 rn(peer_iss + 2);
+    auto syn_ts = [](std::uint32_t seq, std::uint32_t tsval) {
+        auto s = syn(seq);
+        s.options.timestamps = wire::tcp_timestamps{tsval, 0};
+        return s;
+    };
+    SECTION("the old connection had no timestamps: the sequence number decides") {
+        const auto r = tw_record(our_iss + 2, rn.value());
+        CHECK(classify_in_time_wait(r, syn(peer_iss + 3)) == time_wait_verdict::new_incarnation);
+        CHECK(classify_in_time_wait(r, syn(peer_iss + 2)) == time_wait_verdict::ack);
+        CHECK(classify_in_time_wait(r, syn(peer_iss - 100)) == time_wait_verdict::ack);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss + 3, 1)) == time_wait_verdict::new_incarnation);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss + 2, 1)) == time_wait_verdict::ack);
+    }
+    SECTION("both have timestamps: a newer TSval decides; an equal one leaves it to the sequence number") {
+        const auto r = tw_record(our_iss + 2, rn.value(), 5000);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss - 100, 5001)) == time_wait_verdict::new_incarnation);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss + 100, 4999)) == time_wait_verdict::ack);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss + 100, 5000)) == time_wait_verdict::new_incarnation);
+        CHECK(classify_in_time_wait(r, syn_ts(peer_iss + 2, 5000)) == time_wait_verdict::ack);
+        // TSval compared modulo 2^32 (RFC 7323 5.2)
+        const auto w = tw_record(our_iss + 2, rn.value(), 0xFFFF'FFF0u);
+        CHECK(classify_in_time_wait(w, syn_ts(peer_iss, 0x10)) == time_wait_verdict::new_incarnation);
+        // the new connection would have no timestamps: the sequence number decides
+        CHECK(classify_in_time_wait(r, syn(peer_iss + 3)) == time_wait_verdict::new_incarnation);
+        CHECK(classify_in_time_wait(r, syn(peer_iss + 2)) == time_wait_verdict::ack);
+    }
+    SECTION("a SYN-ACK never opens one") {
+        const auto r = tw_record(our_iss + 2, rn.value());
+        auto sa = syn(peer_iss + 100);
+        sa.flags = tcp_flags::syn | tcp_flags::ack;
+        CHECK(classify_in_time_wait(r, sa) == time_wait_verdict::ack);
+    }
+    SECTION("the new ISN lies beyond a 64 KiB window past the old SND.NXT") {
+        const auto r = tw_record(0xFFFF'0000u, rn.value());
+        CHECK(new_incarnation_isn(r, seq32(0xFFFF'0100u)).value() == 0xFFFF'0000u + 65537u); // 1, after the wrap
+        CHECK(new_incarnation_isn(r, seq32(0xFFFF'0000u + 65538u)).value() == 0xFFFF'0000u + 65538u);
+        CHECK(new_incarnation_isn(r, seq32(0x8000'0000u)).value() == 0x8000'0000u); // after, modulo 2^32
+    }
 }
 
 // ================================================================== FIN_WAIT_2 timeout

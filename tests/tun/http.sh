@@ -51,6 +51,18 @@ check "10 MiB body intact (sha256)" \
 check "HTTP/1.0: response, then the server closes" page_then_close "GET / HTTP/1.0\r\n\r\n"
 check "404 for a missing file" \
     bash -c '[ "$("$@")" = 404 ]' _ "${CURL[@]}" -o /dev/null -w "%{http_code}" "$URL/missing"
+# The server closed first, so it holds the TIME_WAIT; the kernel client may pick the same port
+# again at once. Its new SYN (newer sequence number and timestamp) must be taken by the listener
+# (RFC 6191), not answered with ACKs until 2MSL: the second request has 0.9 s, less than the
+# kernel's first SYN retransmission.
+same_port_twice() {
+    local port=$((40000 + RANDOM % 20000))
+    "${CURL[@]}" --local-port "$port" -H "Connection: close" -o /dev/null "$URL/" &&
+        "${CURL[@]}" --local-port "$port" --max-time 0.9 -H "Connection: close" -o "$WORK/again.out" "$URL/" &&
+        [ "$(cat "$WORK/again.out")" = "<p>corotcp test page</p>" ] &&
+        grep -q "$STACK_IP:80 > $KERNEL_IP:$port  TIME_WAIT -> CLOSED  (rcv SYN)" "$WORK/server.err"
+}
+check "a client port reused while the server holds its TIME_WAIT connects at once" same_port_twice
 check "malformed request answered 400" \
     bash -c 'printf "GARBAGE / HTTP/9\r\n\r\n" | timeout 10 socat -t 5 - TCP:'"$STACK_IP"':80 | head -1 | grep -q "^HTTP/1.1 400"'
 check "ping: ICMP echo replies" \

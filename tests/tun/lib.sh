@@ -8,6 +8,7 @@
 # the last process in it. Every background process is started with `bg` and killed on exit; every wait
 # is bounded. Without root, /dev/net/tun, unshare or a needed tool the test is skipped (exit 77), or
 # fails (exit 1) when CI=true.
+# TUN_TEST_KEEP_FAILED=1 keeps the work dir (logs, pcaps) of a failed run for a look afterwards.
 set -uo pipefail
 
 TUN_TEST_NAME=$(basename "$0" .sh)
@@ -67,7 +68,11 @@ cleanup() {
     if [ "$rc" -ne 0 ] || [ "$FAILS" -ne 0 ]; then
         for f in "$WORK"/*.err; do [ -s "$f" ] && { echo "--- $f (last lines)"; tail -n 15 "$f"; }; done
     fi
-    [ -n "$WORK" ] && rm -rf "$WORK"
+    if [ -n "${TUN_TEST_KEEP_FAILED:-}" ] && { [ "$rc" -ne 0 ] || [ "$FAILS" -ne 0 ]; }; then
+        log "kept the work dir $WORK (TUN_TEST_KEEP_FAILED)"
+    elif [ -n "$WORK" ]; then
+        rm -rf "$WORK"
+    fi
     if [ "$rc" -eq 0 ] && [ "$FAILS" -ne 0 ]; then rc=1; fi
     log "$CHECKS checks, $FAILS failed"
     exit "$rc"

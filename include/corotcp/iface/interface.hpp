@@ -104,6 +104,7 @@ struct counters {
     std::uint64_t resets_sent = 0;     ///< for segments nobody owns
     std::uint64_t syn_overflow = 0;    ///< SYNs dropped (or reset) because a backlog was full
     std::uint64_t tw_overflow = 0;     ///< TIME-WAITs skipped because max_tw_buckets was reached
+    std::uint64_t tw_new_incarnations = 0; ///< TIME-WAITs ended by a new connection's SYN (RFC 6191)
     std::uint64_t icmp_echo_replies = 0;
     std::uint64_t icmp_errors = 0;      ///< destination unreachable and time exceeded received
     std::uint64_t icmp_ignored = 0;     ///< ...about no connection of ours, or out of window (RFC 5927 4.1)
@@ -268,7 +269,7 @@ public:
         }
         socket_type& s = add_socket(t, with_mss(c));
         s.user_owned = true;
-        s.tcb.open_active(now, isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port));
+        s.tcb.open_active(now, generate_isn(now, t));
         mark_dirty(s);
         out = &s;
         return {};
@@ -409,7 +410,9 @@ private:
             }
             // A finished connection whose handle the user still holds is gone for the peer: answer
             // as for no connection at all (RFC 9293 3.10.7.1), not with silence.
-            if (s.tcb.current_state() == tcp::state::closed) return reply_reset(t, *seg);
+            const tcp::state st = s.tcb.current_state();
+            if (st == tcp::state::closed) return reply_reset(t, *seg);
+            if (st == tcp::state::time_wait && take_new_incarnation(now, s, *seg)) return;
             s.tcb.on_segment(now, *seg);
             // A segment that leaves nothing to send and no timer due (a delayed ACK, an ACK that
             // opens no room) needs no turn of its own: settle at once.
@@ -425,8 +428,10 @@ private:
         reply_reset(t, *seg);
     }
 
-    /// RFC 9293 3.10.7.2 (LISTEN): RST ignored; ACK answered with RST; SYN opens a child.
-    void on_listener_segment(instant now, listener_type& l, const four_tuple& t, const wire::tcp_repr& seg) {
+    /// RFC 9293 3.10.7.2 (LISTEN): RST ignored; ACK answered with RST; SYN opens a child, with
+    /// ISN `isn` if given (a new incarnation of a TIME-WAIT), else one from the RFC 6528 generator.
+    void on_listener_segment(instant now, listener_type& l, const four_tuple& t, const wire::tcp_repr& seg,
+                             std::optional<wire::seq32> isn = std::nullopt) {
         using wire::tcp_flags;
         if (seg.has(tcp_flags::rst)) return;
         if (seg.has(tcp_flags::ack)) return reply_reset(t, seg);
@@ -440,13 +445,46 @@ private:
         socket_type& s = add_socket(t, cfg_.tcp);
         s.parent = &l;
         ++l.syn_queue;
-        s.tcb.open_passive(now, isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port), seg);
+        s.tcb.open_passive(now, isn ? *isn : generate_isn(now, t), seg);
         mark_dirty(s);
     }
 
+    wire::seq32 generate_isn(instant now, const four_tuple& t) {
+        return isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port);
+    }
+
+    /// A SYN for a full TCB in TIME_WAIT (its handle still held, or not yet compacted): if it opens
+    /// a new incarnation and a listener has the port, the old connection ends (CLOSED, no error;
+    /// a held handle keeps it, out of the table) and the listener takes the SYN.
+    bool take_new_incarnation(instant now, socket_type& s, const wire::tcp_repr& seg) {
+        if (!seg.has(wire::tcp_flags::syn)) return false;
+        const auto l = listeners_.find(s.tuple.local_port);
+        if (l == listeners_.end() || !s.tcb.is_new_incarnation(seg)) return false;
+        const tcp::time_wait_record old = s.tcb.to_time_wait_record();
+        const four_tuple t = s.tuple;
+        s.tcb.end_time_wait_for_new_incarnation(now);
+        ++stats_.tw_new_incarnations;
+        if (s.user_owned) {
+            table_.erase(table_.iterator_to(s)); // the handle sees CLOSED; destroy() once it lets go
+        } else {
+            destroy(s);
+        }
+        on_listener_segment(now, *l->second, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
+        return true;
+    }
+
     void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
-        switch (tcp::classify_in_time_wait(r.rcv_nxt, seg)) {
+        switch (tcp::classify_in_time_wait(r, seg)) {
         case tcp::time_wait_verdict::drop: return;
+        case tcp::time_wait_verdict::new_incarnation:
+            if (const auto l = listeners_.find(t.local_port); l != listeners_.end()) {
+                const tcp::time_wait_record old = r;
+                time_wait_.erase(t); // its expiry entry finds nothing and is skipped
+                ++stats_.tw_new_incarnations;
+                if (hook_) hook_(t, tcp::state::time_wait, tcp::state::closed, tcp::event::rcv_syn);
+                return on_listener_segment(now, *l->second, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
+            }
+            [[fallthrough]]; // no listener: ACK, as for any SYN
         case tcp::time_wait_verdict::ack_and_restart:
             r.expires = now + cfg_.tcp.msl * 2;
             tw_expiry_.emplace(r.expires, t);
@@ -459,6 +497,7 @@ private:
             a.ack = r.rcv_nxt;
             a.flags = wire::tcp_flags::ack;
             a.window = r.window;
+            a.options.timestamps = r.timestamps(now);
             replies_.push_back({t, a});
         }
         }
@@ -573,7 +612,7 @@ private:
             if (s.queued_for_accept) std::erase(l.accept_queue, &s);
             else if (l.syn_queue > 0) --l.syn_queue;
         }
-        table_.erase(table_.iterator_to(s));
+        if (s.detail::table_hook::is_linked()) table_.erase(table_.iterator_to(s)); // (see take_new_incarnation)
         delete &s; // unlinks the other hooks (auto_unlink) as the socket dies
     }
 

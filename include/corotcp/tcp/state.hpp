@@ -162,6 +162,8 @@ inline constexpr std::array transitions{
     transition{state::time_wait,   event::rcv_fin,            state::time_wait,   act::send_ack | act::start_2msl},
     transition{state::time_wait,   event::rcv_rst,            state::time_wait,   act::none},  // RFC 1337
     transition{state::time_wait,   event::timeout_2msl,       state::closed,      act::release},
+    // a new incarnation's SYN, which a listener takes (RFC 1122 4.2.2.13, RFC 6191)
+    transition{state::time_wait,   event::rcv_syn,            state::closed,      act::release},
     transition{state::time_wait,   event::user_abort,         state::closed,      act::release},
 };
 // clang-format on

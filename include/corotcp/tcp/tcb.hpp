@@ -438,7 +438,17 @@ public:
 
     /// The compact TIME-WAIT record that can replace this TCB once the application let go.
     [[nodiscard]] time_wait_record to_time_wait_record() const noexcept {
-        return {snd_max_, rcv_nxt_, window_field(false), state_deadline_};
+        return {snd_max_, rcv_nxt_, window_field(false), ts_ok_, ts_recent_, ts_offset_, state_deadline_};
+    }
+    /// In TIME_WAIT, `syn` opens a new incarnation of this 4-tuple (RFC 6191; see time_wait.hpp).
+    [[nodiscard]] bool is_new_incarnation(const wire::tcp_repr& syn) const noexcept {
+        return state_ == state::time_wait &&
+               classify_in_time_wait(to_time_wait_record(), syn) == time_wait_verdict::new_incarnation;
+    }
+    /// TIME_WAIT ends because a listener takes a new incarnation's SYN (is_new_incarnation):
+    /// CLOSED, with no error for the application.
+    void end_time_wait_for_new_incarnation(instant now) {
+        if (state_ == state::time_wait) transition(now, event::rcv_syn);
     }
 
     void set_waker(waker w) noexcept { waker_ = w; }
@@ -638,11 +648,12 @@ private:
     // ------------------------------------------------------------------ TIME-WAIT
 
     void on_segment_time_wait(instant now, const wire::tcp_repr& seg) {
-        switch (classify_in_time_wait(rcv_nxt_, seg)) {
+        switch (classify_in_time_wait(to_time_wait_record(), seg)) {
         case time_wait_verdict::drop:
             if (seg.has(tcp_flags::rst)) transition(now, event::rcv_rst); // RFC 1337: stays in TIME_WAIT
             break;
-        case time_wait_verdict::ack: ack_now_ = true; break;
+        case time_wait_verdict::ack:
+        case time_wait_verdict::new_incarnation: ack_now_ = true; break; // no listener took it
         case time_wait_verdict::ack_and_restart: transition(now, event::rcv_fin); break;
         }
     }

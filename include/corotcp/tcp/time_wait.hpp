@@ -5,11 +5,21 @@
 //
 //   RST                          -> ignored: TIME-WAIT is not assassinated (RFC 1337, fix 1)
 //   the peer's FIN, retransmitted -> ACK it again and restart the 2MSL timer (RFC 9293 3.10.7.4)
+//   a SYN of a new incarnation    -> may end TIME-WAIT: a listener on the port takes it (below)
 //   SYN, data, other FINs        -> ACK (RFC 5961 4.2 for SYN; the data is never delivered)
 //   a bare ACK                   -> dropped (ACKing an ACK would loop between two TIME-WAITs)
+//
+// A new incarnation (RFC 1122 4.2.2.13, RFC 6191): a SYN without ACK whose sequence number lies
+// beyond everything the old connection received (SEG.SEQ > RCV.NXT), or, when both the old
+// connection and the SYN carry timestamps, whose TSval is newer than TS.Recent (equal: the
+// sequence number decides). A kernel peer picks its ports without knowing our TIME-WAITs, so a
+// server that closes first meets such SYNs: without this rule the client's SYN would only draw
+// ACKs, its RST would be ignored (RFC 1337), and it could not connect until 2MSL ran out.
+// The new connection's ISN must lie beyond the old one's SND.NXT (new_incarnation_isn).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "corotcp/util/time.hpp"
 #include "corotcp/wire/tcp.hpp"
@@ -21,22 +31,47 @@ struct time_wait_record {
     wire::seq32 snd_nxt;        ///< our next sequence number (just past our FIN)
     wire::seq32 rcv_nxt;        ///< just past the peer's FIN
     std::uint16_t window = 0;   ///< the window field we keep advertising
+    bool ts_ok = false;         ///< timestamps were negotiated: every ACK carries them (RFC 7323)
+    std::uint32_t ts_recent = 0; ///< TS.Recent: the peer's newest TSval, echoed
+    std::uint32_t ts_offset = 0; ///< our TSval = milliseconds of `now` + this
     instant expires;            ///< when 2MSL runs out
+
+    [[nodiscard]] std::optional<wire::tcp_timestamps> timestamps(instant now) const noexcept {
+        if (!ts_ok) return std::nullopt;
+        return wire::tcp_timestamps{static_cast<std::uint32_t>(now.us / 1000) + ts_offset, ts_recent};
+    }
 };
 
-enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart };
+enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart, new_incarnation };
 
-[[nodiscard]] constexpr time_wait_verdict classify_in_time_wait(wire::seq32 rcv_nxt,
+[[nodiscard]] constexpr time_wait_verdict classify_in_time_wait(const time_wait_record& r,
                                                                 const wire::tcp_repr& seg) noexcept {
     using wire::tcp_flags;
     if (seg.has(tcp_flags::rst)) return time_wait_verdict::drop;
-    if (seg.has(tcp_flags::syn)) return time_wait_verdict::ack;
+    if (seg.has(tcp_flags::syn)) {
+        if (seg.has(tcp_flags::ack)) return time_wait_verdict::ack;
+        const bool seq_beyond = seg.seq > r.rcv_nxt;
+        if (r.ts_ok && seg.options.timestamps) {
+            const auto newer = static_cast<std::int32_t>(seg.options.timestamps->value - r.ts_recent);
+            if (newer > 0 || (newer == 0 && seq_beyond)) return time_wait_verdict::new_incarnation;
+            return time_wait_verdict::ack;
+        }
+        return seq_beyond ? time_wait_verdict::new_incarnation : time_wait_verdict::ack;
+    }
     if (seg.has(tcp_flags::fin)) {
         // A retransmission of the FIN we already took ends exactly at RCV.NXT.
-        const bool retransmitted_fin = seg.seq + seg.segment_length() == rcv_nxt;
+        const bool retransmitted_fin = seg.seq + seg.segment_length() == r.rcv_nxt;
         return retransmitted_fin ? time_wait_verdict::ack_and_restart : time_wait_verdict::ack;
     }
     return seg.payload.empty() ? time_wait_verdict::drop : time_wait_verdict::ack;
+}
+
+/// The ISN of a connection that replaces a TIME-WAIT: `generated` (RFC 6528) when it lies more
+/// than a 64 KiB window beyond the old connection's SND.NXT, else just past that window, so that
+/// no old duplicate of ours can land in the new connection (RFC 1122 4.2.2.13).
+[[nodiscard]] constexpr wire::seq32 new_incarnation_isn(const time_wait_record& r, wire::seq32 generated) noexcept {
+    const wire::seq32 floor = r.snd_nxt + 65537u;
+    return generated > floor ? generated : floor;
 }
 
 } // namespace corotcp::tcp
