@@ -231,6 +231,91 @@ TEST_CASE("connect() reusing a 4-tuple in TIME_WAIT fails with address_in_use, a
     CHECK(later->state() == tcp::state::established);
 }
 
+namespace {
+/// A connection from client port 40000, closed by the client first and released: the client keeps
+/// a compact TIME_WAIT record, returned.
+tcp::time_wait_record client_time_wait(pair_t& net, listener_t& l) {
+    {
+        auto [c, s] = establish(net, l, {.local_port = 40000});
+        const auto data = random_bytes(3, 2000);
+        CHECK(send_and_receive(net, c, s, data, 1_s) == data);
+        four_way_close(net, c, s);
+    }
+    net.run_for(1_ms);
+    const auto* r = net.client().iface().find_time_wait(
+        iface::four_tuple{net.client_address(), 40000, net.server_address(), 80});
+    REQUIRE(r);
+    return *r;
+}
+} // namespace
+
+TEST_CASE("tcp_tw_reuse = 1: connect() takes a TIME_WAIT 4-tuple with timestamps once it is 1 s old") {
+    memory_pair_options o;
+    o.client.tw_reuse = 1;
+    pair_t net(std::move(o));
+    timeline tl;
+    tl.watch(net);
+    auto l = net.server().listen(80);
+    const auto old = client_time_wait(net, *l);
+    REQUIRE(old.ts_ok);
+    auto early = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40000}));
+    REQUIRE(!early);
+    CHECK(early.error() == errc::address_in_use);
+    net.run_for(old.began() + 1_s - net.now());
+    const instant t0 = net.now();
+    auto [c, s] = establish(net, *l, {.local_port = 40000});
+    INFO(tl.dump());
+    CHECK(net.now() - t0 < 10_ms); // the first SYN was taken
+    auto& ci = net.client().iface();
+    CHECK(ci.time_wait_count() == 0);
+    CHECK(ci.stats().tw_reused == 1);
+    CHECK(c.tcb()->iss() > old.snd_nxt + 65536u); // beyond all the old connection sent
+    CHECK(tl.only("client TIME_WAIT").back() == "client TIME_WAIT -> CLOSED (connect)");
+    const auto data = random_bytes(4, 3000);
+    CHECK(send_and_receive(net, c, s, data, 1_s) == data);
+    CHECK(send_and_receive(net, s, c, data, 1_s) == data);
+}
+
+TEST_CASE("tcp_tw_reuse: 2 (the default) only for 127.0.0.0/8, 0 never, and never without timestamps") {
+    CHECK(iface::settings{}.tw_reuse == 2);
+    CHECK(iface::settings{}.tw_reuse_delay == 1_s);
+    const bool ephemeral = GENERATE(false, true); // (before the sections: Catch2 v2 wants it so)
+    CAPTURE(ephemeral);
+    memory_pair_options o;
+    bool reusable = false;
+    SECTION("2 between 10.0.0.1 and 10.0.0.2: no") {}
+    SECTION("2 between 127.0.0.1 and 127.0.0.2: yes") {
+        o.client.address = wire::ipv4_address::from_octets(127, 0, 0, 1);
+        o.server.address = wire::ipv4_address::from_octets(127, 0, 0, 2);
+        reusable = true;
+    }
+    SECTION("0 between 127.0.0.1 and 127.0.0.2: no") {
+        o.client.address = wire::ipv4_address::from_octets(127, 0, 0, 1);
+        o.server.address = wire::ipv4_address::from_octets(127, 0, 0, 2);
+        o.client.tw_reuse = 0;
+    }
+    SECTION("1 without timestamps: no") {
+        o.client.tw_reuse = 1;
+        o.client.tcp.timestamps = false;
+    }
+    o.client.local_port_low = o.client.local_port_high = 40000; // (one ephemeral port: 40000)
+    pair_t net(std::move(o));
+    auto l = net.server().listen(80);
+    client_time_wait(net, *l);
+    net.run_for(5_s);
+    auto again = net.run(net.client().connect(net.server_address(), 80, {.local_port = ephemeral ? std::uint16_t{0} : std::uint16_t{40000}}));
+    CHECK(net.client().iface().stats().tw_reused == (reusable ? 1u : 0u));
+    if (reusable) {
+        REQUIRE(again);
+        CHECK(again->endpoints().local_port == 40000);
+        CHECK(again->state() == tcp::state::established);
+    } else {
+        REQUIRE(!again);
+        CHECK(again.error() == (ephemeral ? errc::address_not_available : errc::address_in_use));
+        CHECK(net.client().iface().time_wait_count() == 1);
+    }
+}
+
 TEST_CASE("connect() reusing a 4-tuple whose TIME_WAIT TCB is still held fails with address_in_use") {
     pair_t net;
     auto l = net.server().listen(80);
@@ -393,9 +478,9 @@ struct server_time_wait {
     iface::four_tuple server_side;
     tcp::time_wait_record old;
 
-    explicit server_time_wait(memory_pair_options o = with_delay(1_ms)) : net(std::move(o)) {
+    explicit server_time_wait(memory_pair_options o = with_delay(1_ms), std::size_t backlog = 128) : net(std::move(o)) {
         tl.watch(net);
-        auto listening = net.server().listen(80);
+        auto listening = net.server().listen(80, {.backlog = backlog});
         REQUIRE(listening);
         l = std::make_unique<listener_t>(std::move(*listening));
     }
@@ -465,26 +550,64 @@ TEST_CASE("TIME_WAIT (compact record): a new incarnation's SYN is taken by the l
 }
 
 TEST_CASE("TIME_WAIT (full TCB, handle held): a new incarnation ends it without error and the listener takes the SYN") {
-    server_time_wait x;
-    auto held = x.run(/*keep=*/true);
+    auto x = std::make_unique<server_time_wait>();
+    auto held = x->run(/*keep=*/true);
     REQUIRE(held);
     REQUIRE(held->state() == tcp::state::time_wait);
-    x.net.run_for(1_s);
-    {
-        auto [c, s] = x.reconnect();
-        INFO(x.tl.dump());
-        CHECK(held->state() == tcp::state::closed);
-        CHECK(!held->error());
-        CHECK(x.net.server().iface().stats().tw_new_incarnations == 1);
-        CHECK(x.net.server().iface().connection_count() == 1); // the new one; the old is out of the table
-        CHECK(s.tcb()->iss() > x.old.snd_nxt + 65536u);
-        held.reset(); // the old handle goes while the new connection lives
-        x.net.run_for(1_ms);
+    x->net.run_for(1_ms); // at once: the clock-driven ISN is still below the old SND.NXT + 64 KiB
+    auto [c, s] = x->reconnect();
+    INFO(x->tl.dump());
+    CHECK(held->state() == tcp::state::closed);
+    CHECK(!held->error());
+    CHECK(x->tl.only("server TIME_WAIT").back() == "server TIME_WAIT -> CLOSED (rcv SYN)");
+    CHECK(x->net.server().iface().stats().tw_new_incarnations == 1);
+    CHECK(x->net.server().iface().connection_count() == 1); // the new one; the old is out of the table
+    CHECK(s.tcb()->iss() == x->old.snd_nxt + 65537u);     // the floor (RFC 1122 4.2.2.13)
+    SECTION("the old handle goes while the new connection lives") {
+        held.reset();
+        x->net.run_for(1_ms);
         const auto data = random_bytes(9, 100);
-        CHECK(send_and_receive(x.net, c, s, data, 1_s) == data);
+        CHECK(send_and_receive(x->net, c, s, data, 1_s) == data);
+        c.close();
+        s.close();
+        x->net.run_for(61_s);
+        CHECK(x->net.server().iface().connection_count() == 0);
     }
-    x.net.run_for(61_s);
-    CHECK(x.net.server().iface().connection_count() == 0);
+    SECTION("the stack goes while the old handle is held (nothing leaks: LeakSanitizer)") {
+        x.reset();
+        CHECK(held->state() == tcp::state::closed);
+    }
+}
+
+TEST_CASE("TIME_WAIT: a new incarnation's SYN meeting a full backlog is dropped, TIME_WAIT stays, and its retry is taken") {
+    server_time_wait x(with_delay(1_ms), /*backlog=*/2);
+    x.run();
+    std::vector<conn_t> pending; // established, not accepted: the accept queue is full
+    for (std::uint16_t p : {40001, 40002}) {
+        auto c = x.net.run(x.net.client().connect(x.net.server_address(), 80, {.local_port = p}));
+        REQUIRE(c);
+        pending.push_back(std::move(*c));
+    }
+    x.net.run_for(5_ms);
+    auto& si = x.net.server().iface();
+    tap t(x.net);
+    const wire::tcp_timestamps newer{x.old.ts_recent + 10, 0};
+    x.net.pipe().end_a().transmit(x.net.now(), x.syn(x.old.rcv_nxt.value() + 100000, newer));
+    x.net.run_for(5_ms);
+    CHECK(si.stats().syn_overflow == 1);
+    CHECK(si.stats().tw_new_incarnations == 0);
+    CHECK(si.find_time_wait(x.server_side));
+    CHECK(t.count([](const segment_record& y) { return !y.from_client; }) == 0);
+    auto a = x.net.run(x.l->accept()); // room for one
+    REQUIRE(a);
+    x.net.pipe().end_a().transmit(x.net.now(), x.syn(x.old.rcv_nxt.value() + 100000, newer));
+    x.net.run_for(5_ms);
+    CHECK(si.stats().tw_new_incarnations == 1);
+    CHECK(!si.find_time_wait(x.server_side));
+    REQUIRE(t.count([](const segment_record& y) { return !y.from_client; }) >= 1);
+    const auto& sa = *std::find_if(t.segs.begin(), t.segs.end(), [](const segment_record& y) { return !y.from_client; });
+    CHECK(sa.flags == (tcp_flags::syn | tcp_flags::ack));
+    CHECK(sa.seq == (x.old.snd_nxt + 65537u).value()); // the floor: the clock has hardly moved
 }
 
 TEST_CASE("TIME_WAIT: an old SYN (not beyond RCV.NXT, or an older TSval) is ACKed and TIME_WAIT stays") {
@@ -532,7 +655,8 @@ TEST_CASE("TIME_WAIT: a new incarnation's SYN with no listener on the port is AC
     x.net.pipe().end_a().transmit(x.net.now(), x.syn(x.old.rcv_nxt.value() + 100000, wire::tcp_timestamps{x.old.ts_recent + 1000, 0}));
     x.net.run_for(5_ms);
     auto& si = x.net.server().iface();
-    CHECK(si.find_time_wait(x.server_side));
+    REQUIRE(si.find_time_wait(x.server_side));
+    CHECK(si.find_time_wait(x.server_side)->expires == x.old.expires); // an ACK, not a restart
     CHECK(si.stats().tw_new_incarnations == 0);
     CHECK(t.count([](const segment_record& y) { return !y.from_client && y.flags == tcp_flags::ack; }) == 1);
     CHECK(si.stats().resets_sent == 0);

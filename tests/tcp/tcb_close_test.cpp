@@ -457,10 +457,12 @@ TEST_CASE("time_wait classification: a SYN of a new incarnation (RFC 6191)") {
         CHECK(classify_in_time_wait(r, syn(peer_iss + 3)) == time_wait_verdict::new_incarnation);
         CHECK(classify_in_time_wait(r, syn(peer_iss + 2)) == time_wait_verdict::ack);
     }
-    SECTION("a SYN-ACK never opens one") {
+    SECTION("a SYN-ACK or a SYN with FIN never opens one") {
         const auto r = tw_record(our_iss + 2, rn.value());
         auto sa = syn(peer_iss + 100);
         sa.flags = tcp_flags::syn | tcp_flags::ack;
+        CHECK(classify_in_time_wait(r, sa) == time_wait_verdict::ack);
+        sa.flags = tcp_flags::syn | tcp_flags::fin;
         CHECK(classify_in_time_wait(r, sa) == time_wait_verdict::ack);
     }
     SECTION("the new ISN lies beyond a 64 KiB window past the old SND.NXT") {

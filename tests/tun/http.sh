@@ -53,12 +53,12 @@ check "404 for a missing file" \
     bash -c '[ "$("$@")" = 404 ]' _ "${CURL[@]}" -o /dev/null -w "%{http_code}" "$URL/missing"
 # The server closed first, so it holds the TIME_WAIT; the kernel client may pick the same port
 # again at once. Its new SYN (newer sequence number and timestamp) must be taken by the listener
-# (RFC 6191), not answered with ACKs until 2MSL: the second request has 0.9 s, less than the
-# kernel's first SYN retransmission.
+# (RFC 6191), not answered with ACKs until 2MSL: the second connect has 0.9 s, less than the
+# kernel's first SYN retransmission. (A port above ip_local_port_range: no earlier connection has it.)
 same_port_twice() {
-    local port=$((40000 + RANDOM % 20000))
+    local port=$((61000 + RANDOM % 4000))
     "${CURL[@]}" --local-port "$port" -H "Connection: close" -o /dev/null "$URL/" &&
-        "${CURL[@]}" --local-port "$port" --max-time 0.9 -H "Connection: close" -o "$WORK/again.out" "$URL/" &&
+        "${CURL[@]}" --local-port "$port" --connect-timeout 0.9 -H "Connection: close" -o "$WORK/again.out" "$URL/" &&
         [ "$(cat "$WORK/again.out")" = "<p>corotcp test page</p>" ] &&
         grep -q "$STACK_IP:80 > $KERNEL_IP:$port  TIME_WAIT -> CLOSED  (rcv SYN)" "$WORK/server.err"
 }

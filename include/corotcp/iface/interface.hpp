@@ -91,6 +91,11 @@ struct settings {
     std::uint16_t local_port_low = 32768;  ///< ip_local_port_range
     std::uint16_t local_port_high = 60999;
     std::size_t max_tw_buckets = 262144;   ///< tcp_max_tw_buckets: compact TIME-WAIT records kept at most
+    /// tcp_tw_reuse: connect() may take a 4-tuple held by one of our compact TIME-WAITs if that
+    /// connection used timestamps (PAWS then tells the old segments from the new) and its TIME-WAIT
+    /// began at least tw_reuse_delay ago. 0: never; 1: always; 2: only to or from 127.0.0.0/8.
+    std::uint8_t tw_reuse = 2;
+    duration tw_reuse_delay = duration::seconds(1); ///< tcp_tw_reuse_delay (Linux 6.13; 1 s before)
     std::optional<std::array<std::uint8_t, 16>> isn_secret; ///< RFC 6528 key (random if unset)
 };
 
@@ -105,6 +110,7 @@ struct counters {
     std::uint64_t syn_overflow = 0;    ///< SYNs dropped (or reset) because a backlog was full
     std::uint64_t tw_overflow = 0;     ///< TIME-WAITs skipped because max_tw_buckets was reached
     std::uint64_t tw_new_incarnations = 0; ///< TIME-WAITs ended by a new connection's SYN (RFC 6191)
+    std::uint64_t tw_reused = 0;       ///< TIME-WAITs whose 4-tuple connect() took (tw_reuse)
     std::uint64_t icmp_echo_replies = 0;
     std::uint64_t icmp_errors = 0;      ///< destination unreachable and time exceeded received
     std::uint64_t icmp_ignored = 0;     ///< ...about no connection of ours, or out of window (RFC 5927 4.1)
@@ -210,6 +216,7 @@ public:
         dirty_.clear();
         timers_.clear();
         table_.clear_and_dispose([](socket_type* s) { delete s; });
+        for (socket_type* s : detached_) delete s;
     }
 
     // ------------------------------------------------------------------ user side
@@ -256,20 +263,22 @@ public:
     }
 
     /// Active open to remote:port from local_port (0: an ephemeral port). The SYN goes out at the
-    /// next poll(). Fails with address_in_use if the 4-tuple is taken (also while in TIME-WAIT),
-    /// address_not_available if no ephemeral port is free.
+    /// next poll(). Fails with address_in_use if the 4-tuple is taken (also while in TIME-WAIT,
+    /// unless tw_reuse lets us take it), address_not_available if no ephemeral port is free.
     std::error_code connect(instant now, ipv4_address remote, std::uint16_t port, std::uint16_t local_port,
                             const tcp::config& c, socket_type*& out) {
         if (port == 0 || remote.is_unspecified()) return errc::invalid_argument;
         four_tuple t{cfg_.address, local_port, remote, port};
+        std::optional<tcp::time_wait_record> reused;
         if (local_port == 0) {
-            if (!pick_ephemeral_port(t)) return errc::address_not_available;
-        } else if (tuple_in_use(t)) {
+            if (!pick_ephemeral_port(now, t, reused)) return errc::address_not_available;
+        } else if (tuple_in_use(t) && !(reused = take_time_wait_for_reuse(now, t))) {
             return errc::address_in_use;
         }
         socket_type& s = add_socket(t, with_mss(c));
         s.user_owned = true;
-        s.tcb.open_active(now, generate_isn(now, t));
+        const wire::seq32 isn = generate_isn(now, t);
+        s.tcb.open_active(now, reused ? tcp::new_incarnation_isn(*reused, isn) : isn);
         mark_dirty(s);
         out = &s;
         return {};
@@ -453,40 +462,57 @@ private:
         return isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port);
     }
 
+    /// The listener that takes a new incarnation's SYN for `port`, if any. With its backlog full,
+    /// the SYN is dropped (or reset: abort_on_overflow) as any SYN would be, and TIME-WAIT stays.
+    listener_type* listener_for_new_incarnation(instant now, const four_tuple& t, const wire::tcp_repr& syn) {
+        const auto l = listeners_.find(t.local_port);
+        if (l == listeners_.end()) return nullptr;
+        if (l->second->syn_queue + l->second->accept_queue.size() >= l->second->backlog) {
+            on_listener_segment(now, *l->second, t, syn); // counts the overflow
+            return nullptr;
+        }
+        return l->second.get();
+    }
+
     /// A SYN for a full TCB in TIME_WAIT (its handle still held, or not yet compacted): if it opens
-    /// a new incarnation and a listener has the port, the old connection ends (CLOSED, no error;
-    /// a held handle keeps it, out of the table) and the listener takes the SYN.
+    /// a new incarnation and a listener takes it, the old connection ends (CLOSED, no error; a held
+    /// handle keeps it, out of the table) and the listener opens the new one.
     bool take_new_incarnation(instant now, socket_type& s, const wire::tcp_repr& seg) {
-        if (!seg.has(wire::tcp_flags::syn)) return false;
-        const auto l = listeners_.find(s.tuple.local_port);
-        if (l == listeners_.end() || !s.tcb.is_new_incarnation(seg)) return false;
-        const tcp::time_wait_record old = s.tcb.to_time_wait_record();
+        if (!seg.has(wire::tcp_flags::syn) || !s.tcb.is_new_incarnation(seg)) return false;
         const four_tuple t = s.tuple;
+        listener_type* l = listener_for_new_incarnation(now, t, seg);
+        if (l == nullptr) return listeners_.contains(t.local_port); // a full backlog dropped it
+        const tcp::time_wait_record old = s.tcb.to_time_wait_record();
         s.tcb.end_time_wait_for_new_incarnation(now);
         ++stats_.tw_new_incarnations;
         if (s.user_owned) {
             table_.erase(table_.iterator_to(s)); // the handle sees CLOSED; destroy() once it lets go
+            detached_.push_back(&s);
         } else {
             destroy(s);
         }
-        on_listener_segment(now, *l->second, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
+        on_listener_segment(now, *l, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
         return true;
     }
 
     void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
-        switch (tcp::classify_in_time_wait(r, seg)) {
-        case tcp::time_wait_verdict::drop: return;
-        case tcp::time_wait_verdict::new_incarnation:
-            if (const auto l = listeners_.find(t.local_port); l != listeners_.end()) {
+        auto verdict = tcp::classify_in_time_wait(r, seg);
+        if (verdict == tcp::time_wait_verdict::new_incarnation) {
+            if (listener_type* l = listener_for_new_incarnation(now, t, seg)) {
                 const tcp::time_wait_record old = r;
                 time_wait_.erase(t); // its expiry entry finds nothing and is skipped
                 ++stats_.tw_new_incarnations;
                 if (hook_) hook_(t, tcp::state::time_wait, tcp::state::closed, tcp::event::rcv_syn);
-                return on_listener_segment(now, *l->second, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
+                return on_listener_segment(now, *l, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
             }
-            [[fallthrough]]; // no listener: ACK, as for any SYN
+            if (listeners_.contains(t.local_port)) return; // a full backlog dropped it
+            verdict = tcp::time_wait_verdict::ack;          // no listener: ACK, as for any SYN
+        }
+        switch (verdict) {
+        case tcp::time_wait_verdict::drop:
+        case tcp::time_wait_verdict::new_incarnation: return;
         case tcp::time_wait_verdict::ack_and_restart:
-            r.expires = now + cfg_.tcp.msl * 2;
+            r.expires = now + duration::millis(r.two_msl_ms);
             tw_expiry_.emplace(r.expires, t);
             [[fallthrough]];
         case tcp::time_wait_verdict::ack: {
@@ -612,7 +638,8 @@ private:
             if (s.queued_for_accept) std::erase(l.accept_queue, &s);
             else if (l.syn_queue > 0) --l.syn_queue;
         }
-        if (s.detail::table_hook::is_linked()) table_.erase(table_.iterator_to(s)); // (see take_new_incarnation)
+        if (s.detail::table_hook::is_linked()) table_.erase(table_.iterator_to(s));
+        else std::erase(detached_, &s); // (see take_new_incarnation)
         delete &s; // unlinks the other hooks (auto_unlink) as the socket dies
     }
 
@@ -684,15 +711,31 @@ private:
     }
 
     /// RFC 6056-style: start from a keyed offset, walk the range, skip 4-tuples in use (TIME-WAIT
-    /// included) and ports with listeners.
-    bool pick_ephemeral_port(four_tuple& t) {
+    /// included, unless tw_reuse lets us take it: then `reused` is its record) and ports with listeners.
+    bool pick_ephemeral_port(instant now, four_tuple& t, std::optional<tcp::time_wait_record>& reused) {
         const std::uint32_t lo = cfg_.local_port_low;
         const std::uint32_t span = cfg_.local_port_high >= lo ? cfg_.local_port_high - lo + 1u : 1u;
         for (std::uint32_t i = 0; i < span; ++i) {
             t.local_port = static_cast<std::uint16_t>(lo + (next_port_++ % span));
-            if (!tuple_in_use(t) && !listeners_.contains(t.local_port)) return true;
+            if (listeners_.contains(t.local_port)) continue;
+            if (!tuple_in_use(t) || (reused = take_time_wait_for_reuse(now, t))) return true;
         }
         return false;
+    }
+
+    /// tcp_tw_reuse: the compact TIME-WAIT of `t`, removed, if connect() may take its 4-tuple.
+    /// The new connection's ISN then lies beyond the old SND.NXT (tcp::new_incarnation_isn), and its
+    /// SYN carries a newer timestamp, so the peer takes it even from a TIME-WAIT of its own (RFC 6191).
+    std::optional<tcp::time_wait_record> take_time_wait_for_reuse(instant now, const four_tuple& t) {
+        const bool allowed = cfg_.tw_reuse == 1 || (cfg_.tw_reuse == 2 && (t.local.is_loopback() || t.remote.is_loopback()));
+        const auto it = time_wait_.find(t);
+        if (!allowed || it == time_wait_.end() || !it->second.ts_ok) return std::nullopt;
+        if (now - it->second.began() < cfg_.tw_reuse_delay) return std::nullopt;
+        const tcp::time_wait_record r = it->second;
+        time_wait_.erase(it); // its expiry entry finds nothing and is skipped
+        ++stats_.tw_reused;
+        if (hook_) hook_(t, tcp::state::time_wait, tcp::state::closed, tcp::event::user_connect);
+        return r;
     }
 
     // ------------------------------------------------------------------ output
@@ -769,6 +812,7 @@ private:
     table_type table_{typename table_type::bucket_traits(buckets_.data(), buckets_.size())}; // after buckets_
     std::unordered_map<std::uint16_t, std::unique_ptr<listener_type>> listeners_;
     std::unordered_map<four_tuple, tcp::time_wait_record, four_tuple_hash> time_wait_;
+    std::vector<socket_type*> detached_; ///< CLOSED by a new incarnation, out of the table, handle still held
     using dirty_list = boost::intrusive::list<socket_type, boost::intrusive::base_hook<detail::dirty_hook>,
                                               boost::intrusive::constant_time_size<false>>;
     using tw_entry = std::pair<instant, four_tuple>;

@@ -438,7 +438,8 @@ public:
 
     /// The compact TIME-WAIT record that can replace this TCB once the application let go.
     [[nodiscard]] time_wait_record to_time_wait_record() const noexcept {
-        return {snd_max_, rcv_nxt_, window_field(false), ts_ok_, ts_recent_, ts_offset_, state_deadline_};
+        return {snd_max_, rcv_nxt_, window_field(false), ts_ok_, ts_recent_, ts_offset_,
+                static_cast<std::uint32_t>((cfg_->msl * 2).us / 1000), state_deadline_};
     }
     /// In TIME_WAIT, `syn` opens a new incarnation of this 4-tuple (RFC 6191; see time_wait.hpp).
     [[nodiscard]] bool is_new_incarnation(const wire::tcp_repr& syn) const noexcept {

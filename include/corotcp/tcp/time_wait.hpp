@@ -15,6 +15,10 @@
 // sequence number decides). A kernel peer picks its ports without knowing our TIME-WAITs, so a
 // server that closes first meets such SYNs: without this rule the client's SYN would only draw
 // ACKs, its RST would be ignored (RFC 1337), and it could not connect until 2MSL ran out.
+// One departure from RFC 6191, as in Linux: when the old connection had no timestamps, a SYN with
+// them is not taken on that alone; its sequence number must lie beyond too (our receiver accepts
+// segments without timestamps on a connection that has them, so PAWS could not stop old duplicates).
+// An old SYN is ACKed (RFC 5961 4.2, as Linux) where RFC 6191 drops it silently.
 // The new connection's ISN must lie beyond the old one's SND.NXT (new_incarnation_isn).
 #pragma once
 
@@ -34,7 +38,11 @@ struct time_wait_record {
     bool ts_ok = false;         ///< timestamps were negotiated: every ACK carries them (RFC 7323)
     std::uint32_t ts_recent = 0; ///< TS.Recent: the peer's newest TSval, echoed
     std::uint32_t ts_offset = 0; ///< our TSval = milliseconds of `now` + this
+    std::uint32_t two_msl_ms = 0; ///< the connection's 2MSL, in milliseconds
     instant expires;            ///< when 2MSL runs out
+
+    /// When TIME-WAIT began, or last restarted (the FIN that arrived then).
+    [[nodiscard]] instant began() const noexcept { return expires - duration::millis(two_msl_ms); }
 
     [[nodiscard]] std::optional<wire::tcp_timestamps> timestamps(instant now) const noexcept {
         if (!ts_ok) return std::nullopt;
@@ -49,7 +57,7 @@ enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart, new_in
     using wire::tcp_flags;
     if (seg.has(tcp_flags::rst)) return time_wait_verdict::drop;
     if (seg.has(tcp_flags::syn)) {
-        if (seg.has(tcp_flags::ack)) return time_wait_verdict::ack;
+        if (seg.has(tcp_flags::ack) || seg.has(tcp_flags::fin)) return time_wait_verdict::ack;
         const bool seq_beyond = seg.seq > r.rcv_nxt;
         if (r.ts_ok && seg.options.timestamps) {
             const auto newer = static_cast<std::int32_t>(seg.options.timestamps->value - r.ts_recent);
