@@ -26,8 +26,8 @@
 #               default 50; 0: off). The kernel over veth needs no wake-up per packet (the sender's
 #               softirq runs the receiver's TCP); a userspace stack sleeping in io_uring does.
 #   --pin       servers on CPU 0 and clients on CPU 1 (taskset), in every configuration alike. Unpinned,
-#               corotcp's conn lands at about 14,000 or 18,000 connections/s from run to run while the
-#               kernel's stays put; pinned, both move together from round to round (session 10;
+#               conn lands at about 14,000 or 18,000 connections/s from run to run, for corotcp and
+#               (session 11) the kernel alike; pinned, both move together from round to round (session 10;
 #               docs/performance.md).
 #   --smoke     one run of 0.5 s per figure; fails unless every figure is non-zero (the ctest `tun:bench_smoke`)
 # Needs root, /dev/net/tun, unshare and nsenter (util-linux), ip (iproute2): without them it exits 77
