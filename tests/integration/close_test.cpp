@@ -270,10 +270,33 @@ TEST_CASE("tcp_tw_reuse = 1: connect() takes a TIME_WAIT 4-tuple with timestamps
     CHECK(ci.time_wait_count() == 0);
     CHECK(ci.stats().tw_reused == 1);
     CHECK(c.tcb()->iss() > old.snd_nxt + 65536u); // beyond all the old connection sent
+    REQUIRE(!tl.only("client TIME_WAIT").empty());
     CHECK(tl.only("client TIME_WAIT").back() == "client TIME_WAIT -> CLOSED (connect)");
     const auto data = random_bytes(4, 3000);
     CHECK(send_and_receive(net, c, s, data, 1_s) == data);
     CHECK(send_and_receive(net, s, c, data, 1_s) == data);
+}
+
+TEST_CASE("tcp_tw_reuse with no delay: at once, with an ISN beyond the old SND.NXT + 64 KiB, never for a held TIME_WAIT") {
+    memory_pair_options o;
+    o.client.tw_reuse = 1;
+    o.client.tw_reuse_delay = duration{};
+    pair_t net(std::move(o));
+    auto l = net.server().listen(80);
+    SECTION("released: compact record, taken") {
+        const auto old = client_time_wait(net, *l);
+        auto [c, s] = establish(net, *l, {.local_port = 40000});
+        CHECK(c.tcb()->iss() == old.snd_nxt + 65537u); // the clock moved a few ms: the floor decides
+        CHECK(net.client().iface().stats().tw_reused == 1);
+    }
+    SECTION("handle held: the full TCB keeps its 4-tuple") {
+        auto [c, s] = establish(net, *l, {.local_port = 40000});
+        four_way_close(net, c, s);
+        auto again = net.run(net.client().connect(net.server_address(), 80, {.local_port = 40000}));
+        REQUIRE(!again);
+        CHECK(again.error() == errc::address_in_use);
+        CHECK(c.state() == tcp::state::time_wait);
+    }
 }
 
 TEST_CASE("tcp_tw_reuse: 2 (the default) only for 127.0.0.0/8, 0 never, and never without timestamps") {
@@ -284,6 +307,10 @@ TEST_CASE("tcp_tw_reuse: 2 (the default) only for 127.0.0.0/8, 0 never, and neve
     memory_pair_options o;
     bool reusable = false;
     SECTION("2 between 10.0.0.1 and 10.0.0.2: no") {}
+    SECTION("2 between 127.0.0.1 and 10.0.0.2 (one end on loopback): yes") {
+        o.client.address = wire::ipv4_address::from_octets(127, 0, 0, 1);
+        reusable = true;
+    }
     SECTION("2 between 127.0.0.1 and 127.0.0.2: yes") {
         o.client.address = wire::ipv4_address::from_octets(127, 0, 0, 1);
         o.server.address = wire::ipv4_address::from_octets(127, 0, 0, 2);
@@ -543,6 +570,7 @@ TEST_CASE("TIME_WAIT (compact record): a new incarnation's SYN is taken by the l
     CHECK(si.time_wait_count() == 0);
     CHECK(si.stats().tw_new_incarnations == 1);
     CHECK(si.stats().resets_sent == 0);
+    REQUIRE(!x.tl.only("server TIME_WAIT").empty());
     CHECK(x.tl.only("server TIME_WAIT").back() == "server TIME_WAIT -> CLOSED (rcv SYN)");
     // our ISN lies beyond everything the old connection sent (RFC 1122 4.2.2.13)
     CHECK(s.tcb()->iss() > x.old.snd_nxt + 65536u);
@@ -559,6 +587,7 @@ TEST_CASE("TIME_WAIT (full TCB, handle held): a new incarnation ends it without 
     INFO(x->tl.dump());
     CHECK(held->state() == tcp::state::closed);
     CHECK(!held->error());
+    REQUIRE(!x->tl.only("server TIME_WAIT").empty());
     CHECK(x->tl.only("server TIME_WAIT").back() == "server TIME_WAIT -> CLOSED (rcv SYN)");
     CHECK(x->net.server().iface().stats().tw_new_incarnations == 1);
     CHECK(x->net.server().iface().connection_count() == 1); // the new one; the old is out of the table

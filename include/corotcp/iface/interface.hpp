@@ -510,7 +510,7 @@ private:
         }
         switch (verdict) {
         case tcp::time_wait_verdict::drop:
-        case tcp::time_wait_verdict::new_incarnation: return;
+        case tcp::time_wait_verdict::new_incarnation: return; // (handled above: never here)
         case tcp::time_wait_verdict::ack_and_restart:
             r.expires = now + duration::millis(r.two_msl_ms);
             tw_expiry_.emplace(r.expires, t);
@@ -724,8 +724,10 @@ private:
     }
 
     /// tcp_tw_reuse: the compact TIME-WAIT of `t`, removed, if connect() may take its 4-tuple.
-    /// The new connection's ISN then lies beyond the old SND.NXT (tcp::new_incarnation_isn), and its
-    /// SYN carries a newer timestamp, so the peer takes it even from a TIME-WAIT of its own (RFC 6191).
+    /// The new connection's ISN then lies beyond the old SND.NXT (tcp::new_incarnation_isn), and so
+    /// does its TSval (TSval = ms + ISN) unless the old connection sent 2 GiB or more: a peer still
+    /// in a TIME-WAIT of its own (a simultaneous close) takes the SYN (RFC 6191).
+    /// Unlike Linux, an explicit local port (bind + connect) obeys tw_reuse and its delay as well.
     std::optional<tcp::time_wait_record> take_time_wait_for_reuse(instant now, const four_tuple& t) {
         const bool allowed = cfg_.tw_reuse == 1 || (cfg_.tw_reuse == 2 && (t.local.is_loopback() || t.remote.is_loopback()));
         const auto it = time_wait_.find(t);

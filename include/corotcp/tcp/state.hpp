@@ -164,6 +164,8 @@ inline constexpr std::array transitions{
     transition{state::time_wait,   event::timeout_2msl,       state::closed,      act::release},
     // a new incarnation's SYN, which a listener takes (RFC 1122 4.2.2.13, RFC 6191)
     transition{state::time_wait,   event::rcv_syn,            state::closed,      act::release},
+    // tcp_tw_reuse: our connect() takes the 4-tuple (of a compact TIME-WAIT record; see iface)
+    transition{state::time_wait,   event::user_connect,       state::closed,      act::release},
     transition{state::time_wait,   event::user_abort,         state::closed,      act::release},
 };
 // clang-format on
