@@ -11,6 +11,7 @@
 //   --no-uring           plain read()/write() + ppoll() instead of io_uring
 //   --no-multishot       io_uring: receive with a multishot poll + read() instead of a multishot read
 //   --busy-poll US       spin up to US microseconds for packets before blocking (lower latency, more CPU)
+//   --syncookies N       tcp_syncookies (0, 1 = default, 2 = always answer with a SYN cookie)
 //   --pcap FILE          record every packet (LINKTYPE_RAW; tshark/wireshark read it)
 //   --trace              print every packet, tcpdump-style, to stderr
 //   --verbose            print connection state changes and link counters to stderr
@@ -49,6 +50,7 @@ inline constexpr const char* common_usage =
     "  --no-uring         use read()/write() + ppoll() instead of io_uring\n"
     "  --no-multishot     io_uring: multishot poll + read() instead of a multishot read\n"
     "  --busy-poll US     spin up to US microseconds for packets before blocking\n"
+    "  --syncookies N     tcp_syncookies: 0 never, 1 when a SYN queue is full (default), 2 always\n"
     "  --pcap FILE        record every packet to FILE (pcap, LINKTYPE_RAW)\n"
     "  --trace            print every packet, tcpdump-style, to stderr\n"
     "  --verbose          print state changes and link counters to stderr\n"
@@ -64,6 +66,7 @@ struct common_options {
     bool no_uring = false;
     bool no_multishot = false;
     unsigned busy_poll_us = 0;
+    unsigned syncookies = 1;
     std::string pcap;
     bool trace = false;
     bool verbose = false;
@@ -111,6 +114,15 @@ inline arg_result parse_common(const char* prog, int argc, char** argv, int& i, 
             return arg_result::error;
         }
         o.busy_poll_us = static_cast<unsigned>(us);
+    } else if (a == "--syncookies") {
+        const char* v = value();
+        if (v == nullptr) return arg_result::error;
+        const std::string_view n = v;
+        if (n != "0" && n != "1" && n != "2") {
+            std::fprintf(stderr, "%s: --syncookies: expected 0, 1 or 2, got %s\n", prog, v);
+            return arg_result::error;
+        }
+        o.syncookies = static_cast<unsigned>(n[0] - '0');
     } else if (a == "--mtu") {
         const char* v = value();
         if (v == nullptr) return arg_result::error;
@@ -308,6 +320,7 @@ inline std::unique_ptr<stack_type> open_stack(const char* prog, loop_type& loop,
     corotcp::iface::settings s;
     s.address = *o.ip;
     s.tcp = tcp;
+    s.syncookies = static_cast<std::uint8_t>(o.syncookies);
     auto stack = std::make_unique<stack_type>(loop, app_link(std::move(*tun), std::move(pcap), o.trace), s);
     if (o.verbose) {
         stack->on_state_change([prog](const corotcp::iface::four_tuple& t, corotcp::tcp::state from,
@@ -339,6 +352,11 @@ inline void print_link_stats(const char* prog, stack_type& s) {
                  (unsigned long long)st.rx_errors, (unsigned long long)st.rx_rearms, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
                  (unsigned long long)st.tx_gso, (unsigned long long)st.tx_errors, (unsigned long long)st.tx_dropped, (unsigned long long)st.submits,
                  (unsigned long long)st.waits, (unsigned long long)st.busy_polled);
+    const auto& is = s.iface().stats();
+    if (is.syncookies_sent + is.syncookies_failed + is.syn_overflow > 0)
+        std::fprintf(stderr, "%s: listeners: %llu SYN cookies sent, %llu connections built from one, %llu refused, %llu SYNs dropped (backlog)\n",
+                     prog, (unsigned long long)is.syncookies_sent, (unsigned long long)is.syncookies_recv,
+                     (unsigned long long)is.syncookies_failed, (unsigned long long)is.syn_overflow);
 }
 
 /// Accepts connections until the listener fails, spawning handler(connection) for each.

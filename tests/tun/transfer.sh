@@ -6,6 +6,7 @@
 #   http_get <- a Python http.server (the body byte-exact, a 404 an exit status of 1);
 #   the pcap of the corotcp -> kernel transfer read by tshark, no malformed packet.
 # With LOSS_PERCENT=N (e.g. 5) nftables drops N % of the TCP packets both ways on the TUN device first.
+# With --syncookies 2 every connection the kernel makes to echo_server is built from a SYN cookie.
 # Usage: transfer.sh BIN_DIR [example options, e.g. --offload]
 TUN_TEST_TOOLS="socat python3 nft ss tshark"
 source "$(dirname "$0")/lib.sh"
@@ -67,7 +68,12 @@ case " ${EXTRA_OPTS[*]} " in
         grep -qE "link: rx [0-9]+ frames \([0-9]+ bytes, [1-9][0-9]* gso, [1-9][0-9]* csum\).*tx [0-9]+ packets \([0-9]+ bytes, [1-9][0-9]* gso\)" \
         "$WORK/echo.err" ;;
 esac
-grep -h "link:" "$WORK/echo.err" | sed "s/^/[$TUN_TEST_NAME]   /"
+case " ${EXTRA_OPTS[*]} " in
+*" --syncookies 2 "*) # every connection of the kernel's to echo_server was built from a SYN cookie
+    check "SYN cookies: every connection to echo_server came through one, none refused" \
+        grep -qE "listeners: ([1-9][0-9]*) SYN cookies sent, \1 connections built from one, 0 refused" "$WORK/echo.err" ;;
+esac
+grep -h "link:\|listeners:" "$WORK/echo.err" | sed "s/^/[$TUN_TEST_NAME]   /"
 
 CLIENT=("$BIN_DIR/tcp_client" "${COMMON[@]}")
 

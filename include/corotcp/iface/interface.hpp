@@ -45,6 +45,7 @@
 #include "corotcp/tcp/isn.hpp"
 #include "corotcp/tcp/reset.hpp"
 #include "corotcp/tcp/state.hpp"
+#include "corotcp/tcp/syncookie.hpp"
 #include "corotcp/tcp/tcb.hpp"
 #include "corotcp/tcp/time_wait.hpp"
 #include "corotcp/util/error.hpp"
@@ -88,6 +89,9 @@ struct settings {
     std::size_t tso_max = 0;          ///< the link's TSO payload limit (link_tso_max); 0: no super-segments
     tcp::config tcp;                  ///< defaults for every connection
     bool abort_on_overflow = false;   ///< tcp_abort_on_overflow: RST (not silence) when a backlog is full
+    /// tcp_syncookies: 0 never; 1 when a listener's SYN queue is full (its backlog taken, but room
+    /// in its accept queue); 2 for every SYN. See tcp/syncookie.hpp.
+    std::uint8_t syncookies = 1;
     std::uint16_t local_port_low = 32768;  ///< ip_local_port_range
     std::uint16_t local_port_high = 60999;
     std::size_t max_tw_buckets = 262144;   ///< tcp_max_tw_buckets: compact TIME-WAIT records kept at most
@@ -108,6 +112,9 @@ struct counters {
     std::uint64_t fragments_dropped = 0;
     std::uint64_t resets_sent = 0;     ///< for segments nobody owns
     std::uint64_t syn_overflow = 0;    ///< SYNs dropped (or reset) because a backlog was full
+    std::uint64_t syncookies_sent = 0;   ///< SYN-ACKs whose ISN is a SYN cookie (no state kept)
+    std::uint64_t syncookies_recv = 0;   ///< connections built from a returning cookie
+    std::uint64_t syncookies_failed = 0; ///< ACKs to a listener that had sent cookies, not carrying one
     std::uint64_t tw_overflow = 0;     ///< TIME-WAITs skipped because max_tw_buckets was reached
     std::uint64_t tw_new_incarnations = 0; ///< TIME-WAITs ended by a new connection's SYN (RFC 6191)
     std::uint64_t tw_reused = 0;       ///< TIME-WAITs whose 4-tuple connect() took (tw_reuse)
@@ -156,7 +163,8 @@ struct socket final : detail::dirty_hook, detail::timer_hook, detail::table_hook
 };
 
 /// A passive open: the port, its backlog, its SYN queue (embryonic connections, SYN_RCVD) and
-/// its accept queue (established, not yet accepted). |SYN queue| + |accept queue| <= backlog.
+/// its accept queue (established, not yet accepted). |SYN queue| + |accept queue| <= backlog, except
+/// that connections built from SYN cookies join the accept queue as long as it alone has room.
 template <tcp::buffer_policy Buffers>
 struct listener {
     std::uint16_t port = 0;
@@ -166,6 +174,7 @@ struct listener {
     waker user_waker;
     bool closed = false;
     std::uint64_t overflows = 0;
+    std::optional<instant> last_cookie; ///< when this listener last answered with a SYN cookie
 };
 
 /// What a netstat-like view shows of one connection.
@@ -202,7 +211,8 @@ public:
     using socket_type = socket<Buffers>;
     using listener_type = listener<Buffers>;
 
-    explicit interface(settings s) : cfg_(std::move(s)), isn_(make_secret(cfg_.isn_secret)) {
+    explicit interface(settings s)
+        : cfg_(std::move(s)), isn_(make_secret(cfg_.isn_secret)), cookies_(isn_.secret()) {
         cfg_.tcp.mss = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.mtu, 0xFFFF) - 40);
         cfg_.tcp.tso_max = static_cast<std::uint32_t>(std::min<std::size_t>(cfg_.tso_max, 0xFFFF));
         shared_tcp_ = std::make_shared<const tcp::config>(cfg_.tcp);
@@ -443,19 +453,93 @@ private:
                              std::optional<wire::seq32> isn = std::nullopt) {
         using wire::tcp_flags;
         if (seg.has(tcp_flags::rst)) return;
-        if (seg.has(tcp_flags::ack)) return reply_reset(t, seg);
-        if (!seg.has(tcp_flags::syn)) return;
-        if (l.syn_queue + l.accept_queue.size() >= l.backlog) {
-            ++l.overflows;
-            ++stats_.syn_overflow;
-            if (cfg_.abort_on_overflow) reply_reset(t, seg);
-            return;
+        if (seg.has(tcp_flags::ack)) {
+            if (!seg.has(tcp_flags::syn) && l.last_cookie && take_syn_cookie(now, l, t, seg)) return;
+            return reply_reset(t, seg);
         }
+        if (!seg.has(tcp_flags::syn)) return;
+        const bool syn_queue_full = l.syn_queue + l.accept_queue.size() >= l.backlog;
+        if (l.accept_queue.size() >= l.backlog || (syn_queue_full && (cfg_.syncookies == 0 || isn))) return overflow(l, t, seg);
+        if (!isn && (cfg_.syncookies == 2 || syn_queue_full)) return send_syn_cookie(now, l, t, seg);
         socket_type& s = add_socket(t, cfg_.tcp);
         s.parent = &l;
         ++l.syn_queue;
         s.tcb.open_passive(now, isn ? *isn : generate_isn(now, t), seg);
         mark_dirty(s);
+    }
+
+    /// The listener's backlog is full: the SYN (or a cookie's ACK) is dropped, or reset with
+    /// abort_on_overflow.
+    void overflow(listener_type& l, const four_tuple& t, const wire::tcp_repr& seg) {
+        ++l.overflows;
+        ++stats_.syn_overflow;
+        if (cfg_.abort_on_overflow) reply_reset(t, seg);
+    }
+
+    /// Answers a SYN with a SYN-ACK whose ISN is a SYN cookie, and keeps nothing.
+    void send_syn_cookie(instant now, listener_type& l, const four_tuple& t, const wire::tcp_repr& syn) {
+        const tcp::config& c = cfg_.tcp;
+        wire::tcp_repr a{};
+        a.src_port = t.local_port;
+        a.dst_port = t.remote_port;
+        a.seq = cookies_.make(now, t.local.value, t.local_port, t.remote.value, t.remote_port, syn.seq,
+                              syn.options.mss.value_or(536));
+        a.ack = syn.seq + 1;
+        a.flags = wire::tcp_flags::syn | wire::tcp_flags::ack;
+        a.options.mss = c.mss;
+        if (c.timestamps && syn.options.timestamps) { // the options ride in our TSval's low bits
+            tcp::syn_cookie_ts_bits bits;
+            if (c.window_scaling && syn.options.window_scale) {
+                bits.peer_wscale = *syn.options.window_scale;
+                a.options.window_scale = tcp::tcb<Buffers>::offered_wscale(c);
+            }
+            bits.sack = c.sack && syn.options.sack_permitted;
+            a.options.sack_permitted = bits.sack;
+            // the TSval a connection of ISN a.seq would send (tcb: TSval = ms + ISN)
+            const auto tsval = static_cast<std::uint32_t>(now.us / 1000) + a.seq.value();
+            a.options.timestamps = wire::tcp_timestamps{tcp::syn_cookies::encode_tsval(tsval, bits), syn.options.timestamps->value};
+        }
+        a.window = static_cast<std::uint16_t>(std::min<std::size_t>(tcp::tcb<Buffers>::recv_capacity(c), 0xFFFF));
+        l.last_cookie = now;
+        ++stats_.syncookies_sent;
+        replies_.push_back({t, a});
+    }
+
+    /// An ACK to a listener that answered with cookies lately: if it brings one back, the
+    /// connection is built from it (ESTABLISHED, into the accept queue). False: not a cookie.
+    bool take_syn_cookie(instant now, listener_type& l, const four_tuple& t, const wire::tcp_repr& ack) {
+        if (cfg_.syncookies == 0 || now - *l.last_cookie > tcp::syn_cookies::period * 2) return false;
+        const wire::seq32 peer_isn = ack.seq - 1u;
+        const wire::seq32 iss = ack.ack - 1u;
+        const auto mss = cookies_.check(now, t.local.value, t.local_port, t.remote.value, t.remote_port, peer_isn, iss);
+        if (!mss) {
+            ++stats_.syncookies_failed;
+            return false;
+        }
+        if (l.accept_queue.size() >= l.backlog) {
+            overflow(l, t, ack);
+            return true;
+        }
+        wire::tcp_repr syn{}; // the SYN, as far as the cookie remembers it
+        syn.src_port = t.remote_port;
+        syn.dst_port = t.local_port;
+        syn.seq = peer_isn;
+        syn.flags = wire::tcp_flags::syn;
+        syn.window = ack.window;
+        syn.options.mss = *mss;
+        if (cfg_.tcp.timestamps && ack.options.timestamps) {
+            const auto bits = tcp::syn_cookies::decode_tsval(ack.options.timestamps->echo);
+            syn.options.window_scale = bits.peer_wscale;
+            syn.options.sack_permitted = bits.sack;
+            syn.options.timestamps = wire::tcp_timestamps{ack.options.timestamps->value, 0};
+        }
+        socket_type& s = add_socket(t, cfg_.tcp);
+        s.parent = &l;
+        ++l.syn_queue; // settle() moves it to the accept queue
+        ++stats_.syncookies_recv;
+        s.tcb.open_from_cookie(now, iss, syn, ack);
+        mark_dirty(s);
+        return true;
     }
 
     wire::seq32 generate_isn(instant now, const four_tuple& t) {
@@ -464,11 +548,11 @@ private:
 
     /// The listener that takes a new incarnation's SYN for `port`, if any. With its backlog full,
     /// the SYN is dropped (or reset: abort_on_overflow) as any SYN would be, and TIME-WAIT stays.
-    listener_type* listener_for_new_incarnation(instant now, const four_tuple& t, const wire::tcp_repr& syn) {
+    listener_type* listener_for_new_incarnation(const four_tuple& t, const wire::tcp_repr& syn) {
         const auto l = listeners_.find(t.local_port);
         if (l == listeners_.end()) return nullptr;
         if (l->second->syn_queue + l->second->accept_queue.size() >= l->second->backlog) {
-            on_listener_segment(now, *l->second, t, syn); // counts the overflow
+            overflow(*l->second, t, syn); // no cookie: an ACK for it would meet the TIME-WAIT
             return nullptr;
         }
         return l->second.get();
@@ -480,7 +564,7 @@ private:
     bool take_new_incarnation(instant now, socket_type& s, const wire::tcp_repr& seg) {
         if (!seg.has(wire::tcp_flags::syn) || !s.tcb.is_new_incarnation(seg)) return false;
         const four_tuple t = s.tuple;
-        listener_type* l = listener_for_new_incarnation(now, t, seg);
+        listener_type* l = listener_for_new_incarnation(t, seg);
         if (l == nullptr) return listeners_.contains(t.local_port); // a full backlog dropped it
         const tcp::time_wait_record old = s.tcb.to_time_wait_record();
         s.tcb.end_time_wait_for_new_incarnation(now);
@@ -498,7 +582,7 @@ private:
     void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
         auto verdict = tcp::classify_in_time_wait(r, seg);
         if (verdict == tcp::time_wait_verdict::new_incarnation) {
-            if (listener_type* l = listener_for_new_incarnation(now, t, seg)) {
+            if (listener_type* l = listener_for_new_incarnation(t, seg)) {
                 const tcp::time_wait_record old = r;
                 time_wait_.erase(t); // its expiry entry finds nothing and is skipped
                 ++stats_.tw_new_incarnations;
@@ -799,6 +883,7 @@ private:
     settings cfg_;
     std::shared_ptr<const tcp::config> shared_tcp_; ///< cfg_.tcp, shared by the connections that use it
     tcp::isn_generator isn_;
+    tcp::syn_cookies cookies_; ///< under the same secret as isn_ (their messages differ)
     counters stats_;
     state_hook hook_;
     cc_hook cc_hook_;

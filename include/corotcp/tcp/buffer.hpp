@@ -59,6 +59,8 @@ template <std::size_t N>
 class fixed_storage {
 public:
     constexpr explicit fixed_storage(std::size_t /*requested_capacity*/ = N) noexcept {}
+    /// The capacity an object made for `requested` bytes has (without making one).
+    [[nodiscard]] static constexpr std::size_t capacity_for(std::size_t /*requested*/) noexcept { return N; }
 
     [[nodiscard]] constexpr std::size_t capacity() const noexcept { return N; }
     [[nodiscard]] constexpr std::uint8_t* data() noexcept { return bytes_.data(); }
@@ -80,6 +82,8 @@ static_assert(sizeof(fixed_storage<1024>) == 1024, "fixed_storage is exactly its
 class heap_storage {
 public:
     explicit heap_storage(std::size_t requested_capacity) noexcept : capacity_(requested_capacity) {}
+    /// The capacity an object made for `requested` bytes has (without making one).
+    [[nodiscard]] static constexpr std::size_t capacity_for(std::size_t requested) noexcept { return requested; }
 
     heap_storage(heap_storage&& o) noexcept : capacity_(o.capacity_), bytes_(std::exchange(o.bytes_, nullptr)) {}
     heap_storage& operator=(heap_storage&& o) noexcept {
@@ -205,6 +209,12 @@ public:
     using storage_type = S;
 
     explicit ring_buffer(std::size_t capacity) : storage_(capacity) {}
+    /// The capacity a ring made for `requested` bytes has: the storage's, when it says so without
+    /// being made (both storages here do), else that of a storage made for the question.
+    [[nodiscard]] static std::size_t capacity_for(std::size_t requested) {
+        if constexpr (requires { S::capacity_for(requested); }) return S::capacity_for(requested);
+        else return S(requested).capacity();
+    }
 
     /// Moving leaves the source empty (a moved-from heap ring owns no memory).
     ring_buffer(ring_buffer&& o) noexcept

@@ -100,6 +100,9 @@ public:
         return wire::seq32(m + f);
     }
 
+    /// The key (for SYN cookies, which hash other messages under it).
+    [[nodiscard]] const std::array<std::uint8_t, 16>& secret() const noexcept { return secret_; }
+
 private:
     [[nodiscard]] static constexpr std::uint8_t byte(std::uint32_t v, int shift) noexcept {
         return static_cast<std::uint8_t>(v >> shift);

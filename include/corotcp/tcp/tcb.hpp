@@ -228,6 +228,26 @@ public:
         transition(now, event::rcv_syn);
     }
 
+    /// A SYN cookie came back (tcp/syncookie.hpp): the listener answered `syn` (rebuilt from the
+    /// cookie: the peer's ISN, the MSS, and what the timestamps carried) with a SYN-ACK of ISN `iss`
+    /// that kept no state, and `ack` completes the handshake. SYN_RCVD as if our SYN-ACK had gone
+    /// out untimed (its RTT then comes from the echoed timestamp, if any), then `ack` is processed
+    /// like any segment: ESTABLISHED, with whatever data it carries.
+    void open_from_cookie(instant now, seq32 iss, const wire::tcp_repr& syn, const wire::tcp_repr& ack) {
+        open_passive(now, iss, syn);
+        syn_pending_ = false;
+        snd_nxt_ = snd_max_ = iss_ + 1;
+        on_segment(now, ack);
+    }
+
+    /// The window shift a SYN or SYN-ACK of this configuration offers (the constructor's choice),
+    /// for a SYN-ACK sent without a TCB (SYN cookies).
+    [[nodiscard]] static std::uint8_t offered_wscale(const config& c) {
+        return c.window_scaling ? wscale_for(recv_capacity(c)) : 0;
+    }
+    /// The receive buffer's capacity a connection of this configuration has.
+    [[nodiscard]] static std::size_t recv_capacity(const config& c) { return recv_ring::capacity_for(c.recv_buffer); }
+
     /// Queues bytes to send; returns how many fit (0 when the buffer is full). Fails with
     /// not_connected before the handshake, connection_closing after shutdown, or the error that
     /// ended the connection.

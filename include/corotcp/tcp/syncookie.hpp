@@ -1,0 +1,124 @@
+// corotcp/tcp/syncookie.hpp: SYN cookies, the listener's answer to a SYN flood (RFC 4987 3.6).
+//
+// When a listener's SYN queue is full, its SYN-ACK carries all it must remember in its own
+// sequence number, and nothing is kept; the ACK that completes the handshake brings the number back
+// (SEG.ACK - 1) and the connection is built from it. Our ISN for such a SYN-ACK:
+//
+//   cookie = H1(tuple) + ISN_peer + (T mod 256) * 2^24 + ((H2(tuple, T) + MSS index) mod 2^24)
+//
+// T counts periods of 64 s; H1 and H2 are SipHash-2-4 under the stack's secret (the RFC 6528 key),
+// with their own domain tags. Checking subtracts H1 and ISN_peer (SEG.SEQ - 1), reads T's low 8
+// bits from the top byte, accepts a cookie of this period or the one before (64 - 128 s old at
+// most), and recovers the MSS index from the low 24 bits; any other value there is a forgery
+// (4 in 2^24 valid values per guess). The MSS index picks one of four MSS values, the largest not
+// above the peer's.
+//
+// Window scaling and SACK need more bits: when the SYN carries timestamps (and we offer them), the
+// low 6 bits of our TSval carry them (the peer's shift, 0 - 14, or 15 for none; bit 4: SACK
+// permitted), and the ACK's TSecr brings them back. The TSval is moved back to the nearest value
+// with those bits, so it never runs ahead of our clock (an RTT from this echo is at most 63 ms
+// long). Without timestamps the SYN-ACK offers neither window scaling nor SACK, as on Linux.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "corotcp/tcp/isn.hpp"
+#include "corotcp/util/time.hpp"
+#include "corotcp/wire/seq.hpp"
+
+namespace corotcp::tcp {
+
+/// What a cookie's TSval carries besides the clock.
+struct syn_cookie_ts_bits {
+    std::optional<std::uint8_t> peer_wscale; ///< the SYN's window shift (none: no window scaling)
+    bool sack = false;                       ///< the SYN offered SACK
+
+    friend constexpr bool operator==(const syn_cookie_ts_bits&, const syn_cookie_ts_bits&) noexcept = default;
+};
+
+class syn_cookies {
+public:
+    static constexpr std::array<std::uint16_t, 4> mss_table{536, 1300, 1440, 1460};
+    static constexpr duration period = duration::seconds(64);
+
+    explicit syn_cookies(std::array<std::uint8_t, 16> secret) noexcept : secret_(secret) {}
+
+    /// The MSS a cookie for a SYN offering `peer_mss` encodes: the largest table value not above it.
+    [[nodiscard]] static constexpr std::size_t mss_index(std::uint16_t peer_mss) noexcept {
+        std::size_t i = 0;
+        while (i + 1 < mss_table.size() && mss_table[i + 1] <= peer_mss) ++i;
+        return i;
+    }
+
+    /// Our ISN for a SYN-ACK that keeps no state. Addresses and ports in host byte order.
+    [[nodiscard]] wire::seq32 make(instant now, std::uint32_t local_addr, std::uint16_t local_port,
+                                   std::uint32_t remote_addr, std::uint16_t remote_port, wire::seq32 peer_isn,
+                                   std::uint16_t peer_mss) const noexcept {
+        const std::uint32_t t = count(now);
+        const tuple_bytes k = key(local_addr, local_port, remote_addr, remote_port);
+        const std::uint32_t low = (h2(k, t) + static_cast<std::uint32_t>(mss_index(peer_mss))) & 0xFF'FFFFu;
+        return wire::seq32(h1(k) + peer_isn.value() + (t << 24) + low);
+    }
+
+    /// The MSS a returning cookie encodes, or nothing if it is not one of ours from this period or
+    /// the one before.
+    [[nodiscard]] std::optional<std::uint16_t> check(instant now, std::uint32_t local_addr, std::uint16_t local_port,
+                                                     std::uint32_t remote_addr, std::uint16_t remote_port,
+                                                     wire::seq32 peer_isn, wire::seq32 cookie) const noexcept {
+        const tuple_bytes k = key(local_addr, local_port, remote_addr, remote_port);
+        const std::uint32_t v = cookie.value() - h1(k) - peer_isn.value();
+        const std::uint32_t now_t = count(now);
+        const std::uint32_t age = (now_t - (v >> 24)) & 0xFFu;
+        if (age > 1) return std::nullopt;
+        const std::uint32_t index = ((v & 0xFF'FFFFu) - h2(k, now_t - age)) & 0xFF'FFFFu;
+        if (index >= mss_table.size()) return std::nullopt;
+        return mss_table[index];
+    }
+
+    /// Our TSval `now_tsval` moved back (by 0 - 63) to the nearest value whose low 6 bits say `bits`.
+    [[nodiscard]] static constexpr std::uint32_t encode_tsval(std::uint32_t now_tsval, syn_cookie_ts_bits bits) noexcept {
+        const std::uint32_t b = (bits.peer_wscale ? std::min<std::uint32_t>(*bits.peer_wscale, 14) : 15u) |
+                                (bits.sack ? 0x10u : 0u);
+        return now_tsval - ((now_tsval - b) & 0x3Fu);
+    }
+
+    [[nodiscard]] static constexpr syn_cookie_ts_bits decode_tsval(std::uint32_t echoed) noexcept {
+        syn_cookie_ts_bits r;
+        const std::uint32_t w = echoed & 0x0Fu;
+        if (w != 15) r.peer_wscale = static_cast<std::uint8_t>(w);
+        r.sack = (echoed & 0x10u) != 0;
+        return r;
+    }
+
+private:
+    using tuple_bytes = std::array<std::uint8_t, 17>; // tuple(12), period(4), domain tag(1)
+
+    [[nodiscard]] static std::uint32_t count(instant now) noexcept {
+        return static_cast<std::uint32_t>(static_cast<std::uint64_t>(now.us / period.us));
+    }
+    [[nodiscard]] static tuple_bytes key(std::uint32_t la, std::uint16_t lp, std::uint32_t ra, std::uint16_t rp) noexcept {
+        auto b = [](std::uint32_t v, int s) { return static_cast<std::uint8_t>(v >> s); };
+        return {b(la, 24), b(la, 16), b(la, 8), b(la, 0), b(lp, 8), b(lp, 0),
+                b(ra, 24), b(ra, 16), b(ra, 8), b(ra, 0), b(rp, 8), b(rp, 0), 0, 0, 0, 0, 0};
+    }
+    [[nodiscard]] std::uint32_t h1(tuple_bytes k) const noexcept {
+        k[16] = 'c'; // (the ISN generator hashes the bare 12-byte tuple: a different message)
+        return static_cast<std::uint32_t>(siphash24(secret_, k));
+    }
+    [[nodiscard]] std::uint32_t h2(tuple_bytes k, std::uint32_t t) const noexcept {
+        k[12] = static_cast<std::uint8_t>(t >> 24);
+        k[13] = static_cast<std::uint8_t>(t >> 16);
+        k[14] = static_cast<std::uint8_t>(t >> 8);
+        k[15] = static_cast<std::uint8_t>(t);
+        k[16] = 'C';
+        return static_cast<std::uint32_t>(siphash24(secret_, k));
+    }
+
+    std::array<std::uint8_t, 16> secret_;
+};
+
+} // namespace corotcp::tcp
