@@ -608,6 +608,19 @@ TEST_CASE("TIME_WAIT (full TCB, handle held): a new incarnation ends it without 
     }
 }
 
+TEST_CASE("TIME_WAIT: a new incarnation's SYN gets a real SYN_RCVD and an ISN beyond the old one even with tcp_syncookies = 2") {
+    memory_pair_options o = with_delay(1_ms);
+    o.server.syncookies = 2;
+    server_time_wait x(std::move(o));
+    x.run();
+    const auto cookies = x.net.server().iface().stats().syncookies_sent;
+    CHECK(cookies == 1); // the first connection came through one
+    auto [c, s] = x.reconnect();
+    CHECK(x.net.server().iface().stats().syncookies_sent == cookies);
+    CHECK(x.net.server().iface().stats().tw_new_incarnations == 1);
+    CHECK(s.tcb()->iss() > x.old.snd_nxt + 65536u); // (the old ISS was a cookie: no clock relation)
+}
+
 TEST_CASE("TIME_WAIT: a new incarnation's SYN meeting a full backlog is dropped, TIME_WAIT stays, and its retry is taken") {
     server_time_wait x(with_delay(1_ms), /*backlog=*/2);
     x.run();

@@ -71,6 +71,11 @@ TEST_CASE("SYN cookies: with the SYN queue full of a flood, a client still conne
     const auto data = random_bytes(11, 3'000'000); // beyond 64 KiB: the window must scale (or not) alike
     CHECK(send_and_receive(f.net, *c, *s, data, 10_s) == data);
     CHECK(send_and_receive(f.net, *s, *c, data, 10_s) == data);
+    // both ends agree on the windows: nothing was sent beyond one, nothing had to be sent again
+    for (const auto* e : {c->tcb(), s->tcb()}) {
+        CHECK(e->stats().dropped_out_of_window == 0);
+        CHECK(e->stats().retransmits == 0);
+    }
 }
 
 TEST_CASE("SYN cookies: the third segment may carry data (the pure ACK lost), and it is delivered") {
@@ -103,7 +108,8 @@ TEST_CASE("SYN cookies: a forged, misdirected or stale ACK is answered with RST,
     auto l = net.server().listen(80);
     REQUIRE(l);
     const auto& st = net.server().iface().stats();
-    auto ack_to_server = [&](std::uint16_t port, std::uint32_t seq, std::uint32_t ack) {
+    auto ack_to_server = [&](std::uint16_t port, std::uint32_t seq, std::uint32_t ack,
+                             std::optional<wire::tcp_timestamps> ts = std::nullopt) {
         wire::tcp_repr r{};
         r.src_port = port;
         r.dst_port = 80;
@@ -111,6 +117,7 @@ TEST_CASE("SYN cookies: a forged, misdirected or stale ACK is answered with RST,
         r.ack = wire::seq32(ack);
         r.flags = tcp_flags::ack;
         r.window = 1000;
+        r.options.timestamps = ts;
         net.pipe().end_a().transmit(net.now(), make_tcp_packet(net.client_address(), net.server_address(), r));
         net.run_for(1_ms);
     };
@@ -129,19 +136,26 @@ TEST_CASE("SYN cookies: a forged, misdirected or stale ACK is answered with RST,
     REQUIRE(sa != t.segs.end());
     const std::uint32_t cookie = sa->seq, client_isn = sa->ack - 1;
     const std::uint16_t port = sa->dst_port;
-    ack_to_server(41000, 5000, 123456789); // forged
+    REQUIRE(sa->ts); // the SYN-ACK offered timestamps: the options are in its TSval
+    const wire::tcp_timestamps echo{5, sa->ts->value};
+    ack_to_server(41000, 5000, 123456789, echo); // forged
     CHECK(st.syncookies_failed == 1);
     CHECK(st.resets_sent == 2);
-    ack_to_server(static_cast<std::uint16_t>(port + 1), client_isn + 1, cookie + 1); // another 4-tuple
+    ack_to_server(static_cast<std::uint16_t>(port + 1), client_isn + 1, cookie + 1, echo); // another 4-tuple
     CHECK(st.syncookies_failed == 2);
     CHECK(st.resets_sent == 3);
+    ack_to_server(port, client_isn + 2, cookie + 1, echo); // SEG.SEQ one off (a lost byte of data)
+    CHECK(st.syncookies_failed == 3);
+    ack_to_server(port, client_isn + 1, cookie + 1); // no timestamps, though the SYN-ACK had them
+    CHECK(st.syncookies_failed == 4);
+    CHECK(st.resets_sent == 5);
     // 130 s on (two 64 s periods and more), with a fresh cookie sent to someone else: too old
     net.run_for(130_s);
     net.pipe().end_a().transmit(net.now(), syn_from(spoofed, net.server_address(), 20000, 1, true));
     net.run_for(1_ms);
     CHECK(st.syncookies_sent == 2);
-    ack_to_server(port, client_isn + 1, cookie + 1);
-    CHECK(st.syncookies_failed == 3);
+    ack_to_server(port, client_isn + 1, cookie + 1, echo);
+    CHECK(st.syncookies_failed == 5);
     CHECK(st.syncookies_recv == 0);
     CHECK(l->accept_queue_size() == 0);
     CHECK(net.server().iface().connection_count() == 0);

@@ -32,9 +32,10 @@ TEST_CASE("syn cookie: what make() encodes, check() gives back, for this period 
     const std::uint16_t peer_mss = GENERATE(536, 1400, 1460, 9000);
     const std::uint32_t peer_isn = GENERATE(0u, 12345u, 0xFFFF'FFFFu);
     const duration made = GENERATE(duration{}, duration::seconds(63), duration::seconds(64 * 300 + 5));
-    CAPTURE(peer_mss, peer_isn, made.us);
-    const seq32 cookie = c.make(at(made), us, 80, them, 40000, seq32(peer_isn), peer_mss);
-    const std::uint16_t expect = syn_cookies::mss_table[syn_cookies::mss_index(peer_mss)];
+    const bool ts = GENERATE(false, true);
+    CAPTURE(peer_mss, peer_isn, made.us, ts);
+    const seq32 cookie = c.make(at(made), us, 80, them, 40000, seq32(peer_isn), peer_mss, ts);
+    const syn_cookies::contents expect{syn_cookies::mss_table[syn_cookies::mss_index(peer_mss)], ts};
     // the same period, and the next: valid
     CHECK(c.check(at(made), us, 80, them, 40000, seq32(peer_isn), cookie) == expect);
     CHECK(c.check(at(made + duration::seconds(64)), us, 80, them, 40000, seq32(peer_isn), cookie) == expect);
@@ -45,23 +46,26 @@ TEST_CASE("syn cookie: what make() encodes, check() gives back, for this period 
     CHECK(!c.check(at(made), us, 80, them, 40001, seq32(peer_isn), cookie));
     CHECK(!c.check(at(made), us, 81, them, 40000, seq32(peer_isn), cookie));
     CHECK(!c.check(at(made), us, 80, them + 1, 40000, seq32(peer_isn), cookie));
-    // another peer ISN: the sum shifts the MSS index, so one up to 3 below may pass with a smaller
-    // MSS (as with Linux's cookies: whoever saw the cookie can complete the handshake anyway);
-    // further off, refused
-    CHECK(!c.check(at(made), us, 80, them, 40000, seq32(peer_isn + 4), cookie));
-    CHECK(!c.check(at(made), us, 80, them, 40000, seq32(peer_isn - 1000), cookie));
+    // another peer ISN, even one off (an ACK after a lost first data segment): refused, not read
+    // with other contents
+    for (std::uint32_t k : {1u, 2u, 3u, 4u, 1000u}) {
+        CHECK(!c.check(at(made), us, 80, them, 40000, seq32(peer_isn + k), cookie));
+        CHECK(!c.check(at(made), us, 80, them, 40000, seq32(peer_isn - k), cookie));
+    }
     auto other = key;
     other[0] ^= 1;
     CHECK(!syn_cookies(other).check(at(made), us, 80, them, 40000, seq32(peer_isn), cookie));
 }
 
-TEST_CASE("syn cookie: forged values are refused (4 in 2^24 per period pass by chance)") {
+TEST_CASE("syn cookie: forged values are refused (8 in 2^24 per period pass by chance)") {
     const syn_cookies c(key);
-    const seq32 cookie = c.make(at(duration::seconds(1000)), us, 80, them, 40000, seq32(777), 1460);
+    const seq32 cookie = c.make(at(duration::seconds(1000)), us, 80, them, 40000, seq32(777), 536, false);
     int accepted = 0;
-    for (std::uint32_t delta = 1; delta <= 20000; ++delta)
+    for (std::uint32_t delta = 1; delta <= 20000; ++delta) {
         accepted += c.check(at(duration::seconds(1000)), us, 80, them, 40000, seq32(777), cookie + delta).has_value();
-    CHECK(accepted <= 3); // only the three other MSS indexes right above it can pass
+        accepted += c.check(at(duration::seconds(1000)), us, 80, them, 40000, seq32(777), cookie - delta).has_value();
+    }
+    CHECK(accepted == 0); // the nearest other valid values lie 2^21 away
     // and a cookie is not a plain RFC 6528 ISN: those are refused too
     const tcp::isn_generator g(key);
     int isn_accepted = 0;

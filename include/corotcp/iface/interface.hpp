@@ -111,7 +111,7 @@ struct counters {
     std::uint64_t not_for_us = 0;      ///< other destination address or protocol
     std::uint64_t fragments_dropped = 0;
     std::uint64_t resets_sent = 0;     ///< for segments nobody owns
-    std::uint64_t syn_overflow = 0;    ///< SYNs dropped (or reset) because a backlog was full
+    std::uint64_t syn_overflow = 0;    ///< SYNs (and cookies' ACKs) dropped, or SYNs reset, for a full backlog
     std::uint64_t syncookies_sent = 0;   ///< SYN-ACKs whose ISN is a SYN cookie (no state kept)
     std::uint64_t syncookies_recv = 0;   ///< connections built from a returning cookie
     std::uint64_t syncookies_failed = 0; ///< ACKs to a listener that had sent cookies, not carrying one
@@ -164,7 +164,8 @@ struct socket final : detail::dirty_hook, detail::timer_hook, detail::table_hook
 
 /// A passive open: the port, its backlog, its SYN queue (embryonic connections, SYN_RCVD) and
 /// its accept queue (established, not yet accepted). |SYN queue| + |accept queue| <= backlog, except
-/// that connections built from SYN cookies join the accept queue as long as it alone has room.
+/// that connections built from SYN cookies join the accept queue as long as it alone has room (so
+/// with cookies the accept queue may reach backlog + the SYN queue's children that complete).
 template <tcp::buffer_policy Buffers>
 struct listener {
     std::uint16_t port = 0;
@@ -482,12 +483,13 @@ private:
         wire::tcp_repr a{};
         a.src_port = t.local_port;
         a.dst_port = t.remote_port;
+        const bool ts = c.timestamps && syn.options.timestamps;
         a.seq = cookies_.make(now, t.local.value, t.local_port, t.remote.value, t.remote_port, syn.seq,
-                              syn.options.mss.value_or(536));
+                              syn.options.mss.value_or(536), ts);
         a.ack = syn.seq + 1;
         a.flags = wire::tcp_flags::syn | wire::tcp_flags::ack;
         a.options.mss = c.mss;
-        if (c.timestamps && syn.options.timestamps) { // the options ride in our TSval's low bits
+        if (ts) { // the other options ride in our TSval's low bits
             tcp::syn_cookie_ts_bits bits;
             if (c.window_scaling && syn.options.window_scale) {
                 bits.peer_wscale = *syn.options.window_scale;
@@ -511,13 +513,15 @@ private:
         if (cfg_.syncookies == 0 || now - *l.last_cookie > tcp::syn_cookies::period * 2) return false;
         const wire::seq32 peer_isn = ack.seq - 1u;
         const wire::seq32 iss = ack.ack - 1u;
-        const auto mss = cookies_.check(now, t.local.value, t.local_port, t.remote.value, t.remote_port, peer_isn, iss);
-        if (!mss) {
+        const auto got = cookies_.check(now, t.local.value, t.local_port, t.remote.value, t.remote_port, peer_isn, iss);
+        // the SYN-ACK offered timestamps: an ACK without them cannot say what else was agreed
+        if (!got || (got->timestamps && !ack.options.timestamps)) {
             ++stats_.syncookies_failed;
             return false;
         }
-        if (l.accept_queue.size() >= l.backlog) {
-            overflow(l, t, ack);
+        if (l.accept_queue.size() >= l.backlog) { // dropped quietly: the peer sends again (Linux too)
+            ++l.overflows;
+            ++stats_.syn_overflow;
             return true;
         }
         wire::tcp_repr syn{}; // the SYN, as far as the cookie remembers it
@@ -526,8 +530,8 @@ private:
         syn.seq = peer_isn;
         syn.flags = wire::tcp_flags::syn;
         syn.window = ack.window;
-        syn.options.mss = *mss;
-        if (cfg_.tcp.timestamps && ack.options.timestamps) {
+        syn.options.mss = got->mss;
+        if (got->timestamps) {
             const auto bits = tcp::syn_cookies::decode_tsval(ack.options.timestamps->echo);
             syn.options.window_scale = bits.peer_wscale;
             syn.options.sack_permitted = bits.sack;
@@ -535,9 +539,15 @@ private:
         }
         socket_type& s = add_socket(t, cfg_.tcp);
         s.parent = &l;
-        ++l.syn_queue; // settle() moves it to the accept queue
         ++stats_.syncookies_recv;
         s.tcb.open_from_cookie(now, iss, syn, ack);
+        if (s.tcb.established_once()) { // straight into the accept queue (so this batch's next ACK sees it)
+            l.accept_queue.push_back(&s);
+            s.queued_for_accept = true;
+            l.user_waker.wake();
+        } else {
+            ++l.syn_queue;
+        }
         mark_dirty(s);
         return true;
     }

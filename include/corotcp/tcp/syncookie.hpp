@@ -4,14 +4,15 @@
 // sequence number, and nothing is kept; the ACK that completes the handshake brings the number back
 // (SEG.ACK - 1) and the connection is built from it. Our ISN for such a SYN-ACK:
 //
-//   cookie = H1(tuple) + ISN_peer + (T mod 256) * 2^24 + ((H2(tuple, T) + MSS index) mod 2^24)
+//   cookie = H1(tuple) + ISN_peer + (T mod 256) * 2^24 + ((H2(tuple, T) + data * 2^21) mod 2^24)
 //
 // T counts periods of 64 s; H1 and H2 are SipHash-2-4 under the stack's secret (the RFC 6528 key),
-// with their own domain tags. Checking subtracts H1 and ISN_peer (SEG.SEQ - 1), reads T's low 8
-// bits from the top byte, accepts a cookie of this period or the one before (64 - 128 s old at
-// most), and recovers the MSS index from the low 24 bits; any other value there is a forgery
-// (4 in 2^24 valid values per guess). The MSS index picks one of four MSS values, the largest not
-// above the peer's.
+// with their own domain tags; `data` is 3 bits: an MSS index (one of four MSS values, the largest
+// not above the peer's) and whether the SYN-ACK offered timestamps. Checking subtracts H1 and
+// ISN_peer (SEG.SEQ - 1), reads T's low 8 bits from the top byte, accepts a cookie of this period
+// or the one before (64 - 128 s old at most), subtracts H2 and requires the low 21 bits to be zero:
+// 8 in 2^24 values pass a guess. Data in the high bits means that an ACK whose SEG.SEQ is off (a
+// lost first data segment) fails instead of passing with shifted data and a wrong IRS.
 //
 // Window scaling and SACK need more bits: when the SYN carries timestamps (and we offer them), the
 // low 6 bits of our TSval carry them (the peer's shift, 0 - 14, or 15 for none; bit 4: SACK
@@ -54,29 +55,39 @@ public:
         return i;
     }
 
+    /// What a cookie remembers of the SYN.
+    struct contents {
+        std::uint16_t mss = 536; ///< one of mss_table
+        bool timestamps = false; ///< the SYN-ACK offered timestamps (the options are in its TSval)
+
+        friend constexpr bool operator==(const contents&, const contents&) noexcept = default;
+    };
+
     /// Our ISN for a SYN-ACK that keeps no state. Addresses and ports in host byte order.
     [[nodiscard]] wire::seq32 make(instant now, std::uint32_t local_addr, std::uint16_t local_port,
                                    std::uint32_t remote_addr, std::uint16_t remote_port, wire::seq32 peer_isn,
-                                   std::uint16_t peer_mss) const noexcept {
+                                   std::uint16_t peer_mss, bool timestamps) const noexcept {
         const std::uint32_t t = count(now);
         const tuple_bytes k = key(local_addr, local_port, remote_addr, remote_port);
-        const std::uint32_t low = (h2(k, t) + static_cast<std::uint32_t>(mss_index(peer_mss))) & 0xFF'FFFFu;
+        const auto data = static_cast<std::uint32_t>(mss_index(peer_mss)) | (timestamps ? 4u : 0u);
+        const std::uint32_t low = (h2(k, t) + (data << 21)) & 0xFF'FFFFu;
         return wire::seq32(h1(k) + peer_isn.value() + (t << 24) + low);
     }
 
-    /// The MSS a returning cookie encodes, or nothing if it is not one of ours from this period or
+    /// What a returning cookie encodes, or nothing if it is not one of ours from this period or
     /// the one before.
-    [[nodiscard]] std::optional<std::uint16_t> check(instant now, std::uint32_t local_addr, std::uint16_t local_port,
-                                                     std::uint32_t remote_addr, std::uint16_t remote_port,
-                                                     wire::seq32 peer_isn, wire::seq32 cookie) const noexcept {
+    [[nodiscard]] std::optional<contents> check(instant now, std::uint32_t local_addr, std::uint16_t local_port,
+                                                std::uint32_t remote_addr, std::uint16_t remote_port,
+                                                wire::seq32 peer_isn, wire::seq32 cookie) const noexcept {
         const tuple_bytes k = key(local_addr, local_port, remote_addr, remote_port);
         const std::uint32_t v = cookie.value() - h1(k) - peer_isn.value();
         const std::uint32_t now_t = count(now);
         const std::uint32_t age = (now_t - (v >> 24)) & 0xFFu;
         if (age > 1) return std::nullopt;
-        const std::uint32_t index = ((v & 0xFF'FFFFu) - h2(k, now_t - age)) & 0xFF'FFFFu;
-        if (index >= mss_table.size()) return std::nullopt;
-        return mss_table[index];
+        const std::uint32_t low = ((v & 0xFF'FFFFu) - h2(k, now_t - age)) & 0xFF'FFFFu;
+        if ((low & 0x1F'FFFFu) != 0) return std::nullopt;
+        const std::uint32_t data = low >> 21;
+        return contents{mss_table[data & 3u], (data & 4u) != 0};
     }
 
     /// Our TSval `now_tsval` moved back (by 0 - 63) to the nearest value whose low 6 bits say `bits`.
@@ -97,8 +108,10 @@ public:
 private:
     using tuple_bytes = std::array<std::uint8_t, 17>; // tuple(12), period(4), domain tag(1)
 
-    [[nodiscard]] static std::uint32_t count(instant now) noexcept {
-        return static_cast<std::uint32_t>(static_cast<std::uint64_t>(now.us / period.us));
+    [[nodiscard]] static std::uint32_t count(instant now) noexcept { // floor(now / period), mod 2^32
+        std::int64_t q = now.us / period.us;
+        if (now.us % period.us < 0) --q;
+        return static_cast<std::uint32_t>(static_cast<std::uint64_t>(q));
     }
     [[nodiscard]] static tuple_bytes key(std::uint32_t la, std::uint16_t lp, std::uint32_t ra, std::uint16_t rp) noexcept {
         auto b = [](std::uint32_t v, int s) { return static_cast<std::uint8_t>(v >> s); };

@@ -237,7 +237,12 @@ public:
         open_passive(now, iss, syn);
         syn_pending_ = false;
         snd_nxt_ = snd_max_ = iss_ + 1;
-        on_segment(now, ack);
+        last_data_ms_ = stamp_ms(now);
+        // No RTT sample from this echo: the TSval we sent was moved back up to 63 ms to carry the
+        // options, and a late ACK (the first data) echoes it after the peer's think time.
+        wire::tcp_repr a = ack;
+        if (a.options.timestamps) a.options.timestamps->echo = 0;
+        on_segment(now, a);
     }
 
     /// The window shift a SYN or SYN-ACK of this configuration offers (the constructor's choice),
