@@ -497,8 +497,8 @@ private:
             }
             bits.sack = c.sack && syn.options.sack_permitted;
             a.options.sack_permitted = bits.sack;
-            // the TSval a connection of ISN a.seq would send (tcb: TSval = ms + ISN)
-            const auto tsval = static_cast<std::uint32_t>(now.us / 1000) + a.seq.value();
+            // the TSval a connection of ISN a.seq would send (its offset is its ISN)
+            const std::uint32_t tsval = tcp::tsval_clock(now, a.seq.value());
             a.options.timestamps = wire::tcp_timestamps{tcp::syn_cookies::encode_tsval(tsval, bits), syn.options.timestamps->value};
         }
         a.window = static_cast<std::uint16_t>(std::min<std::size_t>(tcp::tcb<Buffers>::recv_capacity(c), 0xFFFF));
@@ -542,9 +542,7 @@ private:
         ++stats_.syncookies_recv;
         s.tcb.open_from_cookie(now, iss, syn, ack);
         if (s.tcb.established_once()) { // straight into the accept queue (so this batch's next ACK sees it)
-            l.accept_queue.push_back(&s);
-            s.queued_for_accept = true;
-            l.user_waker.wake();
+            queue_for_accept(l, s);
         } else {
             ++l.syn_queue;
         }
@@ -686,11 +684,8 @@ private:
     void settle(instant now, socket_type& s, instant next) {
         const tcp::state st = s.tcb.current_state();
         if (s.parent != nullptr && !s.queued_for_accept && s.tcb.established_once() && st != tcp::state::closed) {
-            listener_type& l = *s.parent;
-            --l.syn_queue;
-            l.accept_queue.push_back(&s);
-            s.queued_for_accept = true;
-            l.user_waker.wake();
+            --s.parent->syn_queue;
+            queue_for_accept(*s.parent, s);
         }
         if (s.tcb.finished() && !s.user_owned) return destroy(s);
         if (st == tcp::state::time_wait && !s.user_owned && s.parent == nullptr && !next.is_never() && next > now) {
@@ -704,6 +699,12 @@ private:
             return destroy(s);
         }
         reschedule(s, next);
+    }
+
+    void queue_for_accept(listener_type& l, socket_type& s) {
+        l.accept_queue.push_back(&s);
+        s.queued_for_accept = true;
+        l.user_waker.wake();
     }
 
     /// Keys the socket in the timer set by its next deadline. A deadline that moved later (the

@@ -920,7 +920,7 @@ private:
 
     /// Our TSval at `now`: a 1 ms clock (RFC 7323 5.4 allows 1 ms..1 s per tick) plus the offset.
     [[nodiscard]] std::uint32_t tsval(instant now) const noexcept {
-        return static_cast<std::uint32_t>(now.us / 1000) + ts_offset_;
+        return tsval_clock(now, ts_offset_);
     }
 
     /// RFC 7323 4.1: RTT = now - TSecr, for an ACK echoing one of our timestamps. TSecr 0 is

@@ -30,6 +30,12 @@
 
 namespace corotcp::tcp {
 
+/// The TSval clock (RFC 7323 5.4 allows 1 ms to 1 s per tick): milliseconds of `now` plus a
+/// per-connection offset. One formula for the TCB, its TIME-WAIT record and a SYN cookie's SYN-ACK.
+[[nodiscard]] constexpr std::uint32_t tsval_clock(instant now, std::uint32_t offset) noexcept {
+    return static_cast<std::uint32_t>(now.us / 1000) + offset;
+}
+
 /// The compact state of a connection in TIME-WAIT.
 struct time_wait_record {
     wire::seq32 snd_nxt;        ///< our next sequence number (just past our FIN)
@@ -46,7 +52,7 @@ struct time_wait_record {
 
     [[nodiscard]] std::optional<wire::tcp_timestamps> timestamps(instant now) const noexcept {
         if (!ts_ok) return std::nullopt;
-        return wire::tcp_timestamps{static_cast<std::uint32_t>(now.us / 1000) + ts_offset, ts_recent};
+        return wire::tcp_timestamps{tsval_clock(now, ts_offset), ts_recent};
     }
 };
 
