@@ -217,6 +217,23 @@ TEST_CASE("ESTABLISHED: two full-sized segments are ACKed at once") {
     CHECK(h.t.delayed_ack_deadline() == instant::never());
 }
 
+TEST_CASE("ESTABLISHED: a GSO super-frame from the link does not raise the full size: two MSS segments after it are ACKed at once") {
+    harness h;
+    h.establish_as_client();
+    const std::string d = pattern(4 * 1460 + 2920);
+    const std::string_view v = d;
+    h.in(data(peer_iss + 1, our_iss + 1, v.substr(0, 4 * 1460))); // 4 segments in one frame (TUN offload)
+    CHECK(h.poll_one().ack() == peer_iss + 1 + 4 * 1460);
+    h.in(data(peer_iss + 1 + 4 * 1460, our_iss + 1, v.substr(4 * 1460, 1460)));
+    h.poll_none();
+    h.in(data(peer_iss + 1 + 5 * 1460, our_iss + 1, v.substr(5 * 1460)));
+    // RFC 5681 4.2: at least every second full-sized segment; the full size is at most the MSS we
+    // advertised (Linux: rcv_mss = min(len, advmss)), not the 5840 bytes of the frame
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 1 + 6 * 1460);
+    CHECK(h.t.delayed_ack_deadline() == instant::never());
+}
+
 TEST_CASE("ESTABLISHED: a pending delayed ACK rides on outgoing data") {
     harness h;
     h.establish_as_client();

@@ -319,6 +319,34 @@ TEST_CASE("PAWS: a segment with a TSval older than TS.Recent is dropped and answ
     CHECK(h.recv() == "fresh");
 }
 
+TEST_CASE("PAWS: a segment dropped by the RST, SYN or ACK checks does not move TS.Recent (RFC 5961, as Linux)") {
+    const int kind = GENERATE(0, 1, 2, 3);
+    CAPTURE(kind);
+    harness h(ts_config());
+    establish_with_ts(h);
+    REQUIRE(h.t.ts_recent() == 7000);
+    // in the window, at or below Last.ACK.sent, with a TSval far in the future: blind injection
+    tcp_repr forged;
+    switch (kind) {
+    case 0: forged = seg(S | A, peer_iss + 1, our_iss + 1, "evil"); break;   // SYN: challenge ACK
+    case 1: forged = data(peer_iss + 1, our_iss + 1000, "evil"); break;      // ACK of unsent data
+    case 2: forged = seg(P, peer_iss + 1, 0, "evil"); break;                  // no ACK bit
+    default: forged = seg(R | A, peer_iss + 2, our_iss + 1, {}, 0); break;   // RST not at RCV.NXT
+    }
+    h.in(with_ts(forged, 7000 + 0x7FFFFFFFu, ts_epoch));
+    CHECK(h.t.ts_recent() == 7000);
+    CHECK(h.st() == state::established);
+    CHECK(h.t.recv_queue() == 0);
+    for (const sent& a : h.poll()) { // a challenge or duplicate ACK echoes the genuine TSval
+        REQUIRE(a.h.options.timestamps);
+        CHECK(a.h.options.timestamps->echo == 7000);
+    }
+    h.in(with_ts(data(peer_iss + 1, our_iss + 1, "genuine"), 7100, ts_epoch + 100));
+    CHECK(h.t.stats().paws_drops == 0);
+    CHECK(h.t.ts_recent() == 7100);
+    CHECK(h.recv() == "genuine");
+}
+
 TEST_CASE("PAWS: an equal TSval is accepted (the clock may not have ticked)") {
     harness h(ts_config());
     establish_with_ts(h);

@@ -332,6 +332,22 @@ TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no ba
     CHECK(h.t.probe_deadline() == instant::never());
 }
 
+TEST_CASE("TLP: the ACK of a probe that resent the timed segment gives no RTT sample (Karn, RFC 6298 3)") {
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000); // SRTT 100 ms, RTTVAR 50 ms; no timestamps to fall back on
+    h.send(pattern(1000));
+    const sent first = h.poll_one(); // the timed segment, alone in flight, lost
+    const auto out = h.run_until(h.t.probe_deadline());
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].seq() == first.seq()); // nothing new to send: the probe resends it
+    CHECK(h.t.stats().tail_loss_probes == 1);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, first.seq() + 1000)); // for the probe, or for the original?
+    CHECK(h.t.snd_una().value() == first.seq() + 1000);
+    CHECK(h.t.rtt().srtt() == 100_ms); // not 1/8 of the 400 ms since the original went out
+    CHECK(h.t.rtt().rttvar() == 50_ms);
+}
+
 TEST_CASE("TLP: one probe per episode: an ACK that does not cover the probe arms no second one, the RTO follows (RFC 8985 7.3)") {
     harness h(tlp_config());
     establish_with_sack(h, false, 1000); // SRTT 100 ms

@@ -724,7 +724,6 @@ private:
             ++stats_.dropped_out_of_window;
             return;
         }
-        update_ts_recent(now, seg);
         note_duplicate(seg); // partly old: the old part is a D-SACK
         if (seg.has(tcp_flags::rst)) return on_rst(now, seg);
         if (seg.has(tcp_flags::syn)) return challenge_ack(); // RFC 5961 4.2: SYN in a synchronized state
@@ -803,6 +802,10 @@ private:
             challenge_ack();
             return false;
         }
+        // Only now, with the RST, SYN and ACK checks passed: a segment those checks drop must not
+        // move TS.Recent, or one forged in-window segment with a far-future TSval would make PAWS
+        // drop everything the peer sends after it (Linux updates it in tcp_ack for this reason).
+        update_ts_recent(now, seg);
         const bool window_changed = update_send_window(seg);
         // PRR's DeliveredData (RFC 6937): the growth of SND.UNA plus what is SACKed above it
         const seq32 una_before = snd_una_;
@@ -1342,7 +1345,10 @@ private:
             abort(now);
             return;
         }
-        rcv_mss_ = std::max<std::uint32_t>(rcv_mss_, static_cast<std::uint32_t>(t.payload.size()));
+        // the peer's full size, for "every second full-sized segment": at most the MSS we offered, so
+        // that a link's GSO super-frame (many segments in one) does not stretch the ACKs (Linux:
+        // tcp_measure_rcv_mss, rcv_mss = min(len, advmss))
+        rcv_mss_ = std::max(rcv_mss_, std::min<std::uint32_t>(static_cast<std::uint32_t>(t.payload.size()), cfg_->mss));
         const auto offset = static_cast<std::uint32_t>(t.seq - rcv_nxt_);
         if (offset > 0) { // out of order: park it in the ring's free space, ACK at once (RFC 5681 4.2)
             note_duplicate_beyond(offset, static_cast<std::uint32_t>(t.payload.size()));
@@ -1881,6 +1887,9 @@ private:
         if (rack_enabled()) rack_.on_send(seq, seq + len + (fin ? 1u : 0u), now); // RFC 8985 6.1
         if (is_retransmission) {
             if (!sending_probe_) ++stats_.retransmits; // a tail loss probe counts as a probe
+            // Karn (RFC 6298 3): the timed segment, sent again (by a probe, by recovery), can no
+            // longer give a sample: its ACK may be for either copy
+            if (rtt_timing_ && !(rtt_seq_ < seq) && rtt_seq_ < seq + len + (fin ? 1u : 0u)) rtt_timing_ = false;
         } else if (!rtt_timing_) {
             rtt_timing_ = true;
             rtt_seq_ = seq;
