@@ -185,6 +185,35 @@ TEST_CASE("ESTABLISHED: the advertised window shrinks as data is buffered and a 
     CHECK(h.recv() == d.substr(2000));
 }
 
+TEST_CASE("ESTABLISHED: reads that free space the right edge cannot take yet (SWS avoidance) send no ACK; one update when it moves") {
+    config c = test_config();
+    c.recv_buffer = 4096;
+    harness h(c);
+    h.connect();
+    h.in(syn_ack(peer_iss, our_iss + 1));
+    h.poll_one();
+    const std::string d = pattern(3496);
+    const std::string_view v = d;
+    h.in(data(peer_iss + 1, our_iss + 1, v.substr(0, 1460)));
+    h.in(data(peer_iss + 1461, our_iss + 1, v.substr(1460, 1460)));
+    h.in(data(peer_iss + 2921, our_iss + 1, v.substr(2920)));
+    h.advance(40_ms);
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 3497);
+    CHECK(a.window() == 600);
+    // 100 bytes per read: the window that could be offered grows 700, 800, ..., but with a step of
+    // min(4096 / 2, 1460) the edge moves only once 600 + 1460 are free (the 15th read: 2100); an ACK
+    // before that would repeat ack 3497, window 600: a duplicate ACK to the sender
+    std::vector<sent> updates;
+    for (int i = 0; i < 20; ++i) {
+        CHECK(h.recv(100).size() == 100);
+        for (const sent& s : h.poll()) updates.push_back(s);
+    }
+    REQUIRE(updates.size() == 1);
+    CHECK(updates[0].ack() == peer_iss + 3497);
+    CHECK(updates[0].window() == 2100);
+}
+
 // ================================================================== delayed ACK
 
 TEST_CASE("ESTABLISHED: a single segment is ACKed at exactly +40 ms (delayed ACK)") {

@@ -1965,12 +1965,15 @@ private:
     /// only in steps of at least min(buffer/2, MSS), and it never moves left.
     [[nodiscard]] std::uint16_t window_field(bool syn) const noexcept {
         const seq32 edge = rcv_nxt_ + rcv_space(syn);
-        const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity() / 2, rcv_mss_));
-        if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= std::max<std::uint32_t>(step, 1))
-            rcv_adv_ = edge;
+        if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= sws_step()) rcv_adv_ = edge;
         const std::uint32_t wnd = rcv_wnd();
         const std::uint32_t field = syn ? wnd : wnd >> rcv_wscale_;
         return static_cast<std::uint16_t>(std::min<std::uint32_t>(field, 0xFFFF));
+    }
+
+    /// Receiver SWS avoidance's step: the right edge moves by at least min(buffer / 2, MSS).
+    [[nodiscard]] std::uint32_t sws_step() const noexcept {
+        return std::max<std::uint32_t>(static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity() / 2, rcv_mss_)), 1);
     }
 
     /// The largest window the field can express (RFC 7323 2.3): RCV.WND must be what the peer was
@@ -1983,9 +1986,11 @@ private:
         return static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.free_space(), max_rcv_window(syn)));
     }
 
-    /// After the application read: ACK at once if the window at least doubled from a value below
-    /// half the largest window we can offer (Linux's rule, against its window_clamp), so a sender
-    /// stalled on a small window resumes promptly.
+    /// After the application read: ACK at once if the window we would now advertise at least
+    /// doubled from a value below half the largest window we can offer (Linux's rule, against its
+    /// window_clamp), so a sender stalled on a small window resumes promptly. "Would advertise"
+    /// with SWS avoidance: while the right edge cannot move (window_field), the ACK would repeat
+    /// the last one, which a sender takes for a duplicate ACK.
     void maybe_send_window_update() {
         if (!is_synchronized(state_) || peer_fin_) return;
         const std::uint32_t now_wnd = rcv_wnd();
@@ -1993,7 +1998,7 @@ private:
             static_cast<std::uint32_t>(std::min<std::size_t>(rcv_buf_.capacity(), max_rcv_window(false)));
         if (2 * now_wnd > cap) return;
         const std::uint32_t would = rcv_space(false);
-        if (would >= 2 * now_wnd && would >= std::min(cap / 2, rcv_mss_)) ack_now_ = true;
+        if (would > now_wnd && would - now_wnd >= sws_step() && would >= 2 * now_wnd) ack_now_ = true;
     }
 
     // ------------------------------------------------------------------ data
