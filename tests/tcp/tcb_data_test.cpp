@@ -185,6 +185,30 @@ TEST_CASE("ESTABLISHED: the advertised window shrinks as data is buffered and a 
     CHECK(h.recv() == d.substr(2000));
 }
 
+TEST_CASE("ESTABLISHED: at a zero receive window a probe's byte is dropped but its ACK and window are taken (RFC 9293 3.10.7.4)") {
+    config c = test_config();
+    c.recv_buffer = 4096;
+    harness h(c);
+    h.connect();
+    h.in(syn_ack(peer_iss, our_iss + 1));
+    h.poll_one();
+    const std::string d = pattern(4096);
+    h.in(data(peer_iss + 1, our_iss + 1, d));
+    CHECK(h.poll_one().window() == 0);
+    h.send("reply");
+    REQUIRE(h.poll_one().len() == 5);
+    // the peer's window probe: one byte at RCV.NXT, carrying the ACK of our reply and a new window
+    h.in(data(peer_iss + 4097, our_iss + 6, "x", 9000));
+    CHECK(h.t.snd_una().value() == our_iss + 6);
+    CHECK(h.t.send_window() == 9000);
+    CHECK(h.t.retransmit_deadline() == instant::never());
+    CHECK(h.t.recv_queue() == 4096); // the byte itself had no room
+    const sent a = h.poll_one();     // answered at once: still no room
+    CHECK(a.ack() == peer_iss + 4097);
+    CHECK(a.window() == 0);
+    CHECK(h.recv() == d);
+}
+
 TEST_CASE("ESTABLISHED: reads that free space the right edge cannot take yet (SWS avoidance) send no ACK; one update when it moves") {
     config c = test_config();
     c.recv_buffer = 4096;

@@ -691,6 +691,7 @@ private:
         seq32 seq;
         std::span<const std::uint8_t> payload;
         bool fin = false;
+        bool beyond_window = false; ///< a tail beyond the window was cut off (e.g. a zero-window probe's byte)
     };
 
     void on_segment_synchronized(instant now, const wire::tcp_repr& seg) {
@@ -725,6 +726,7 @@ private:
             return;
         }
         note_duplicate(seg); // partly old: the old part is a D-SACK
+        if (t->beyond_window && !seg.has(tcp_flags::rst)) ack_now_ = true; // the sender learns our window at once
         if (seg.has(tcp_flags::rst)) return on_rst(now, seg);
         if (seg.has(tcp_flags::syn)) return challenge_ack(); // RFC 5961 4.2: SYN in a synchronized state
         if (!seg.has(tcp_flags::ack)) return;
@@ -739,14 +741,15 @@ private:
     }
 
     /// Step 1: is the segment acceptable (the four cases of RFC 9293 3.10.7.4)? If so, trim it to
-    /// the window. A bare FIN at RCV.NXT is accepted even with a zero window: it needs no buffer.
+    /// the window. With a zero window a segment at RCV.NXT is accepted with its text cut off: a bare
+    /// FIN needs no buffer, and the ACK, window and SACK of a zero-window probe are used ("special
+    /// allowance should be made to accept valid ACKs, URGs, and RSTs"; Linux's tcp_sequence).
     [[nodiscard]] std::optional<trimmed> check_sequence(const wire::tcp_repr& seg) const noexcept {
         const std::uint32_t wnd = rcv_wnd();
         const std::uint32_t len = seg.segment_length();
-        const bool ok = len == 0 ? (wnd == 0 ? seg.seq == rcv_nxt_ : in_window(seg.seq, rcv_nxt_, wnd))
-                                 : (wnd == 0 ? (seg.seq == rcv_nxt_ && seg.payload.empty() && seg.has(tcp_flags::fin))
-                                             : (in_window(seg.seq, rcv_nxt_, wnd) ||
-                                                in_window(seg.seq + (len - 1), rcv_nxt_, wnd)));
+        const bool ok = wnd == 0 ? seg.seq == rcv_nxt_
+                        : len == 0 ? in_window(seg.seq, rcv_nxt_, wnd)
+                                   : (in_window(seg.seq, rcv_nxt_, wnd) || in_window(seg.seq + (len - 1), rcv_nxt_, wnd));
         if (!ok) return std::nullopt;
         trimmed t{seg.seq, seg.payload, seg.has(tcp_flags::fin)};
         if (seg.has(tcp_flags::syn)) t.seq += 1; // the SYN itself occupies the first number
@@ -764,6 +767,7 @@ private:
         if (t.payload.size() > room) { // beyond the window: drop the tail, and the FIN with it
             t.payload = t.payload.first(room);
             t.fin = false;
+            t.beyond_window = true;
         }
         return t;
     }
