@@ -252,6 +252,24 @@ TEST_CASE("SYN_RCVD: an ACK that does not acknowledge our SYN-ACK is answered by
     CHECK(r.seq() == our_iss + 9);
 }
 
+TEST_CASE("SYN_RCVD: an unacceptable segment and an inexact RST are answered by an ACK; no stale ACK follows the open") {
+    const bool rst_case = GENERATE(false, true);
+    CAPTURE(rst_case);
+    harness h;
+    h.t.open_passive(h.now, seq32(our_iss), syn(peer_iss));
+    h.poll_one();
+    if (rst_case) h.in(rst(peer_iss + 100)); // in the window, not at RCV.NXT: RFC 5961 3.2 challenge
+    else h.in(data(peer_iss + 1 + 100000, our_iss + 1, "far")); // beyond the window: RFC 9293 3.10.7.4 step 1
+    CHECK(h.st() == state::syn_rcvd);
+    const sent a = h.poll_one();
+    CHECK(a.flags() == A);
+    CHECK(a.seq() == our_iss + 1);
+    CHECK(a.ack() == peer_iss + 1);
+    h.in(ack(peer_iss + 1, our_iss + 1));
+    CHECK(h.st() == state::established);
+    h.poll_none();
+}
+
 TEST_CASE("SYN_RCVD: a retransmitted SYN is answered by the SYN-ACK again") {
     harness h;
     h.t.open_passive(h.now, seq32(our_iss), syn(peer_iss));

@@ -89,9 +89,45 @@ TEST_CASE("ESTABLISHED: a SYN earns a challenge ACK (RFC 5961 4.2) and the conne
     CHECK(a.flags() == A);
     CHECK(a.seq() == our_iss + 1);
     CHECK(a.ack() == peer_iss + 1);
-    // also a SYN far outside the window
+    // another at once is not answered (RFC 5961 7 ACK throttling: one per 500 ms, Linux's
+    // tcp_invalid_ratelimit); after 500 ms a SYN far outside the window earns one again
+    h.in(syn(peer_iss + 900000));
+    h.poll_none();
+    CHECK(h.t.stats().challenge_acks == 1);
+    h.advance(500_ms);
     h.in(syn(peer_iss + 900000));
     CHECK(h.poll_one().flags() == A);
+    CHECK(h.st() == state::established);
+}
+
+TEST_CASE("ESTABLISHED: ACKs for invalid segments are throttled to one per 500 ms, except for segments with data (RFC 5961 7)") {
+    const bool unlimited = GENERATE(false, true);
+    CAPTURE(unlimited);
+    config c = test_config();
+    if (unlimited) c.invalid_ratelimit = duration::zero();
+    harness h(c);
+    h.establish_as_client();
+    const auto acks_for = [&](const tcp_repr& s, int n) {
+        std::size_t out = 0;
+        for (int i = 0; i < n; ++i) {
+            h.in(s);
+            out += h.poll().size();
+            h.advance(10_ms);
+        }
+        return out;
+    };
+    // pure ACKs out of the window: an ACK loop between desynchronized ends, or a blind attacker
+    CHECK(acks_for(ack(peer_iss + 1 + 70000, our_iss + 1), 10) == (unlimited ? 10u : 1u));
+    h.advance(500_ms);
+    CHECK(acks_for(ack(peer_iss + 1 + 70000, our_iss + 1), 1) == 1u);
+    // ACKs of data never sent, and in-window RSTs (challenge ACKs), share the same budget
+    h.advance(500_ms);
+    CHECK(acks_for(ack(peer_iss + 1, our_iss + 5000), 5) + acks_for(rst(peer_iss + 100), 5) == (unlimited ? 10u : 1u));
+    // a retransmitted duplicate with data is always ACKed: its sender needs to hear
+    h.in(data(peer_iss + 1, our_iss + 1, "data"));
+    h.advance(40_ms);
+    CHECK(h.poll_one().ack() == peer_iss + 5);
+    CHECK(acks_for(data(peer_iss + 1, our_iss + 1, "data"), 5) == 5u);
     CHECK(h.st() == state::established);
 }
 

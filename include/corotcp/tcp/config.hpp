@@ -82,6 +82,11 @@ struct config {
     bool delayed_ack = true;                    ///< RFC 1122 4.2.3.2: ACK at least every second full segment
     duration ack_delay = duration::millis(40);  ///< Linux's minimum delayed-ACK timeout
     bool no_delay = false;                      ///< TCP_NODELAY: disable Nagle's algorithm (RFC 896)
+    /// tcp_invalid_ratelimit (RFC 5961 7, ACK throttling): at most one ACK per this interval for
+    /// segments we drop without data (out of window, PAWS, an ACK of unsent data) and for challenge
+    /// ACKs, so two desynchronized ends cannot ACK each other in a loop and forged segments cannot
+    /// make us send at their rate. Zero: no limit.
+    duration invalid_ratelimit = duration::millis(500);
     /// Sender SWS avoidance override timer (RFC 9293 3.8.6.2.1), also the persist timer's floor.
     duration sws_override = duration::millis(200);
 

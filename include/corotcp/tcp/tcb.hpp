@@ -713,13 +713,13 @@ private:
         }
         if (paws_rejects(now, seg)) {
             ++stats_.paws_drops;
-            ack_now_ = true;
+            ack_invalid(now, seg);
             return;
         }
         const auto t = check_sequence(seg);
         if (!t) {
             if (!seg.has(tcp_flags::rst)) {
-                ack_now_ = true;
+                ack_invalid(now, seg);
                 note_duplicate(seg);
             }
             ++stats_.dropped_out_of_window;
@@ -728,7 +728,7 @@ private:
         note_duplicate(seg); // partly old: the old part is a D-SACK
         if (t->beyond_window && !seg.has(tcp_flags::rst)) ack_now_ = true; // the sender learns our window at once
         if (seg.has(tcp_flags::rst)) return on_rst(now, seg);
-        if (seg.has(tcp_flags::syn)) return challenge_ack(); // RFC 5961 4.2: SYN in a synchronized state
+        if (seg.has(tcp_flags::syn)) return challenge_ack(now); // RFC 5961 4.2: SYN in a synchronized state
         if (!seg.has(tcp_flags::ack)) return;
         if (state_ == state::syn_rcvd && !on_ack_in_syn_rcvd(now, seg)) return;
         const bool fin_now = t->fin && t->seq == rcv_nxt_;
@@ -775,13 +775,35 @@ private:
     /// Step 2 with RFC 5961 3.2: only a RST exactly at RCV.NXT resets; any other in-window RST
     /// earns a challenge ACK, so a blind attacker must guess the exact number.
     void on_rst(instant now, const wire::tcp_repr& seg) {
-        if (seg.seq != rcv_nxt_) return challenge_ack();
+        if (seg.seq != rcv_nxt_) return challenge_ack(now);
         transition(now, event::rcv_rst);
     }
 
-    void challenge_ack() {
+    void challenge_ack(instant now) {
+        if (ack_rate_limited(now)) return;
         ++stats_.challenge_acks;
         ack_now_ = true;
+    }
+
+    /// An ACK for a segment dropped as invalid (out of window, PAWS, an ACK of unsent data). One
+    /// with data is always answered: a retransmitted duplicate is no ACK loop, and its sender needs
+    /// the ACK (Linux's tcp_oow_rate_limited); others at most once per invalid_ratelimit.
+    void ack_invalid(instant now, const wire::tcp_repr& seg) {
+        if (seg.segment_length() > 0 && !seg.has(tcp_flags::syn)) {
+            ack_now_ = true;
+            return;
+        }
+        if (!ack_rate_limited(now)) ack_now_ = true;
+    }
+
+    /// RFC 5961 7: true if an ACK for an invalid segment already went out within invalid_ratelimit
+    /// (then this one is skipped); else notes that one goes out now.
+    [[nodiscard]] bool ack_rate_limited(instant now) noexcept {
+        const std::uint32_t t = stamp_ms(now) | 1; // (0: none yet)
+        const auto limit = static_cast<std::uint32_t>(cfg_->invalid_ratelimit.us / 1000);
+        if (limit > 0 && oow_ack_ms_ != 0 && t - oow_ack_ms_ < limit) return true;
+        oow_ack_ms_ = t;
+        return false;
     }
 
     /// Step 5 in SYN_RCVD: an ACK of our SYN-ACK completes the passive open; any other ACK is
@@ -799,11 +821,11 @@ private:
     /// Step 5 (ACK) for the synchronized states. Returns false if the segment must be dropped.
     bool on_ack(instant now, const wire::tcp_repr& seg, bool fin_now) {
         if (seg.ack > snd_max_) { // acknowledges something not yet sent
-            ack_now_ = true;
+            ack_invalid(now, seg);
             return false;
         }
         if (seg.ack < snd_una_ - max_snd_wnd_ && max_snd_wnd_ > 0) { // RFC 5961 5.2: too old
-            challenge_ack();
+            challenge_ack(now);
             return false;
         }
         // Only now, with the RST, SYN and ACK checks passed: a segment those checks drop must not
@@ -1678,6 +1700,9 @@ private:
         case state::syn_sent:
         case state::syn_rcvd:
             if (syn_pending_ && !syn_acked_) send_syn(now, emit);
+            // an unacceptable segment (out of window, PAWS), or a challenge, is answered in
+            // SYN_RCVD too (RFC 9293 3.10.7.4 step 1; Linux's tcp_check_req)
+            else if (ack_now_ && state_ == state::syn_rcvd) send_ack(emit);
             return;
         case state::time_wait:
             if (ack_now_) send_ack(emit);
@@ -2043,6 +2068,7 @@ private:
     static constexpr duration paws_idle_limit = duration::seconds(24 * 24 * 3600); ///< RFC 7323 5.5
     std::uint32_t ts_offset_ = 0;      ///< TSval = milliseconds of `now` + this
     std::uint32_t ts_recent_ = 0;      ///< TS.Recent: the TSval we echo (RFC 7323 4.3)
+    std::uint32_t oow_ack_ms_ = 0;     ///< when an ACK for an invalid segment last went out (ack_rate_limited)
     instant ts_recent_stamp_;          ///< when TS.Recent was last set (PAWS validity, 5.5)
     seq32 last_ack_sent_;              ///< Last.ACK.sent: the ACK field of our latest ACK
     std::uint32_t tx_tsval_ = 0;       ///< TSval of what the running transmit() emits
