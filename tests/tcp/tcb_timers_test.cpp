@@ -98,6 +98,139 @@ TEST_CASE("ESTABLISHED: after tcp_retries2 (15) retransmissions the connection f
     CHECK(h.t.error() == errc::timed_out);
 }
 
+TEST_CASE("ESTABLISHED: tcp_retries2 is a time, as on Linux: with a 2.7 s RTO, retries2 = 3 (3.0 s from 200 ms) gives up at the second expiry") {
+    config c = test_config();
+    c.retries2 = 3;
+    harness h(c);
+    h.connect();
+    h.advance(900_ms); // a slow path: SRTT 900 ms, RTTVAR 450 ms, RTO 2.7 s
+    h.in(syn_ack(peer_iss, our_iss + 1));
+    h.poll_one();
+    REQUIRE(h.t.rtt().rto() == 2700_ms);
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    // 200 + 400 + 800 + 1600 ms = 3.0 s: the expiry at +2.7 s retransmits, the one at +8.1 s ends
+    // it (counting retransmissions instead, the end would come at +40.5 s)
+    CHECK(h.run_until(t1 + 8100_ms - 1_us).size() == 1);
+    CHECK(h.st() == state::established);
+    h.run_until(t1 + 8100_ms);
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+TEST_CASE("ESTABLISHED: the default tcp_retries2 (15, 924.6 s) ends the connection at the first expiry past 924.6 s") {
+    harness h;
+    h.establish_as_client(); // RTO 300 ms
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    // expiries at +0.3, 0.9, 2.1, 4.5, ..., 76.5, 153.3 s, then every 120 s: 273.3, ..., 873.3 s
+    // retransmit (15 in all), 993.3 s is the first past 924.6 s
+    const auto out = h.run_until(t1 + 993300_ms - 1_us);
+    CHECK(out.size() == 15);
+    CHECK(h.st() == state::established);
+    h.run_until(t1 + 993300_ms);
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+TEST_CASE("TCP_USER_TIMEOUT: the RTO is cut so that the connection times out on time, and it replaces tcp_retries2") {
+    const bool long_timeout = GENERATE(false, true);
+    CAPTURE(long_timeout);
+    config c = test_config();
+    c.user_timeout = long_timeout ? duration::seconds(1800) : duration::seconds(30);
+    harness h(c);
+    h.establish_as_client(); // RTO 300 ms
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    const instant end = t1 + c.user_timeout;
+    // expiries at +0.3, 0.9, ..., 18.9 s and then +38.1 s (or, with 1800 s, far past tcp_retries2's
+    // 924.6 s): the last one is moved to the user timeout
+    h.run_until(end - 1_us);
+    CHECK(h.st() == state::established);
+    CHECK(h.t.retransmit_deadline() == end);
+    h.run_until(end);
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+namespace {
+/// Runs the timers until `until` (or until the connection closes), answering every segment the
+/// TCB sends with an ACK of SND.UNA and a zero window: a live receiver that never reads.
+std::size_t answer_with_zero_window(harness& h, instant until) {
+    std::size_t answered = 0;
+    for (int i = 0; i < 500 && h.st() != state::closed; ++i) {
+        const instant d = h.t.next_deadline();
+        if (d > until) break;
+        for (const sent& s : h.run_until(d)) {
+            (void)s;
+            ++answered;
+            if (h.st() != state::closed) h.in(ack(peer_iss + 1, h.t.snd_una().value(), 0));
+        }
+    }
+    return answered;
+}
+} // namespace
+
+TEST_CASE("persist: a receiver that answers every probe keeps the connection (RFC 1122 4.2.2.17), unless TCP_USER_TIMEOUT runs out") {
+    const bool with_user_timeout = GENERATE(false, true);
+    CAPTURE(with_user_timeout);
+    config c = test_config();
+    if (with_user_timeout) c.user_timeout = duration::seconds(10);
+    harness h(c);
+    h.establish_as_client(); // RTO 300 ms
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    h.send("hello");
+    h.poll_none();
+    const instant t0 = h.now;
+    const std::size_t probes = answer_with_zero_window(h, t0 + duration::seconds(3000));
+    if (with_user_timeout) {
+        // probes at +0.3 (the first: the clock starts), 0.9, 2.1, 4.5, 9.3 s; the next is moved to
+        // 10 s after the first
+        CHECK(h.st() == state::closed);
+        CHECK(h.t.error() == errc::timed_out);
+        CHECK(h.now == t0 + 10300_ms);
+        CHECK(probes == 5);
+    } else {
+        CHECK(h.st() == state::established); // 3000 s of probes, all answered
+        CHECK(probes > 20);
+    }
+}
+
+TEST_CASE("persist: an orphan whose peer answers every probe with a zero window is ended once the probes back off to rto_max (Linux)") {
+    const unsigned orphan_retries = GENERATE(0u, 10u);
+    CAPTURE(orphan_retries);
+    config c = test_config();
+    c.orphan_retries = orphan_retries;
+    harness h(c);
+    h.establish_as_client(); // RTO 300 ms
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    h.send("hello");
+    h.poll_none();
+    const instant t0 = h.now;
+    h.t.close(h.now); // the FIN waits behind the data, the data behind the window
+    CHECK(h.st() == state::fin_wait_1);
+    answer_with_zero_window(h, t0 + duration::seconds(3000));
+    // probes at +0.3 * (2^k - 1) s up to the 9th at +153.3 s (interval 76.8 s); the next timer,
+    // +120 s later (rto_max), finds the interval at 153.6 s > rto_max with 9 >= 8 backoffs
+    // (tcp_orphan_retries 0: 8): the orphan is dropped. Not orphaned, it would stay (test above).
+    // With tcp_orphan_retries 10: one more probe, at +273.3 s, and the end at +393.3 s.
+    CHECK(h.st() == state::closed);
+    CHECK(h.now == t0 + (orphan_retries == 0 ? 273300_ms : 393300_ms));
+}
+
+TEST_CASE("ESTABLISHED: an orphan with data unacknowledged times out after tcp_orphan_retries (8: 102.2 s), not tcp_retries2") {
+    harness h;
+    h.establish_as_client(); // RTO 300 ms
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    h.t.close(h.now);
+    // expiries at +0.3, 0.9, 2.1, 4.5, 9.3, 18.9, 38.1, 76.5 s retransmit; +153.3 s is past 102.2 s
+    h.run_until(t1 + 153300_ms - 1_us);
+    CHECK(h.st() == state::fin_wait_1);
+    h.run_until(t1 + 153300_ms);
+    CHECK(h.st() == state::closed);
+}
+
 // ================================================================== fast retransmit (RFC 5681 3.2)
 
 TEST_CASE("ESTABLISHED: three duplicate ACKs trigger a fast retransmit of the first unACKed segment") {

@@ -64,8 +64,18 @@ struct config {
     duration rto_initial = duration::seconds(1);
     duration rto_min = duration::millis(200); ///< TCP_RTO_MIN
     duration rto_max = duration::seconds(120); ///< TCP_RTO_MAX
-    unsigned retries2 = 15; ///< tcp_retries2: retransmissions of data before the connection times out
-    /// RFC 5482 / TCP_USER_TIMEOUT: give up when data stays unacknowledged this long (zero: off).
+    /// tcp_retries2, read as Linux reads it: a time, not a count. The connection times out at the
+    /// first RTO that fires once as long has passed since the unacknowledged data was first sent as
+    /// `retries2` retransmissions would take backing off from rto_min (15: 924.6 s), however large
+    /// its actual RTO. (SYN and SYN-ACK retries are counts: syn_retries, synack_retries.)
+    unsigned retries2 = 15;
+    /// tcp_orphan_retries: retries2 for a connection the application has closed (data or a FIN
+    /// still unacknowledged); 0, Linux's default, means 8 (102 s) while the RTO is below rto_max and
+    /// none after. It also ends an orphan whose zero-window probes back off to rto_max.
+    unsigned orphan_retries = 0;
+    /// RFC 5482 / TCP_USER_TIMEOUT: give up when data stays unacknowledged, or the peer's window
+    /// stays zero, this long (zero: off). When set it replaces the retries2 time, and the RTO is
+    /// cut so that the timeout is met on time (Linux's tcp_clamp_rto_to_user_timeout).
     duration user_timeout = duration::zero();
 
     // --- closing ---

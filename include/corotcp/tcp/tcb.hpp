@@ -556,7 +556,7 @@ private:
         if (!in_recovery_) rto_recover_ = snd_max_;
         if (rtx_deadline_.is_never()) {
             rtx_deadline_ = now + rtt_.rto();
-            rtx_start_ = now;
+            stall_start_ = now;
         }
     }
 
@@ -930,7 +930,7 @@ private:
         else if (!later_partial) rtx_deadline_ = now + rtt_.rto();
         on_ack_for_probe(now, ack);
         arm_probe(now);
-        rtx_start_ = now;
+        stall_start_ = now;
         on_congestion_ack(now, ack, acked, flight_before); // (on_segment wakes the user: room to send)
     }
 
@@ -1460,19 +1460,18 @@ private:
         }
     }
 
-    /// RFC 6298 5.4-5.6, with the retry limits of tcp_syn_retries, tcp_synack_retries, tcp_retries2.
+    /// RFC 6298 5.4-5.6, with the retry limits of tcp_syn_retries, tcp_synack_retries (counts),
+    /// tcp_retries2, tcp_orphan_retries and TCP_USER_TIMEOUT (times: write_timed_out).
     void on_retransmit_timeout(instant now) {
         rtx_deadline_ = instant::never();
         if (snd_max_ == snd_una_ && !syn_in_flight()) return;
-        if (cfg_->user_timeout > duration::zero() && is_synchronized(state_) && now - rtx_start_ >= cfg_->user_timeout) {
-            transition(now, event::timeout_user);
-            return;
-        }
-        const unsigned limit = state_ == state::syn_sent   ? cfg_->syn_retries
-                               : state_ == state::syn_rcvd ? cfg_->synack_retries
-                                                           : cfg_->retries2;
-        if (rtx_count_ >= limit) {
-            transition(now, event::timeout_retransmit);
+        if (!is_synchronized(state_)) {
+            if (rtx_count_ >= (state_ == state::syn_sent ? cfg_->syn_retries : cfg_->synack_retries)) {
+                transition(now, event::timeout_retransmit);
+                return;
+            }
+        } else if (rtx_count_ > 0 && write_timed_out(now, orphaned_ ? orphan_retries(rtt_.rto() < cfg_->rto_max) : cfg_->retries2)) {
+            transition(now, has_user_timeout() ? event::timeout_user : event::timeout_retransmit);
             return;
         }
         bump(rtx_count_);
@@ -1497,12 +1496,56 @@ private:
             if (rack_enabled()) rack_.mark_lost_on_rto(now, rack_reo_wnd(), board_); // RFC 8985 6.3
             tlp_end_.reset();
             tlp_deadline_ = instant::never();
-            rtx_deadline_ = now + rtt_.rto();
+            rtx_deadline_ = now + rto_within_user_timeout(now);
             if (observer_.cc != nullptr) [[unlikely]]
                 note_cc(now, cc_sample::kind::timeout, flight, 0);
             return;
         }
         rtx_deadline_ = now + rtt_.rto();
+    }
+
+    [[nodiscard]] bool has_user_timeout() const noexcept { return cfg_->user_timeout > duration::zero(); }
+
+    /// Linux's tcp_model_timeout: how long `boundary` retransmissions take when the RTO starts at
+    /// rto_min and doubles up to rto_max (15 from 200 ms: 924.6 s).
+    [[nodiscard]] duration model_timeout(unsigned boundary) const noexcept {
+        const std::int64_t max = cfg_->rto_max.us;
+        std::int64_t rto = std::max<std::int64_t>(cfg_->rto_min.us, 1);
+        std::int64_t total = 0;
+        for (unsigned i = 0; i <= boundary; ++i) {
+            if (rto >= max) { // linear from here on
+                total += static_cast<std::int64_t>(boundary - i + 1) * max;
+                break;
+            }
+            total += rto;
+            rto *= 2;
+        }
+        return duration::micros(total);
+    }
+
+    /// Linux's retransmits_timed_out: the stall (unacknowledged data, or a zero window being probed)
+    /// began at least the user timeout ago, or without one, as long ago as `boundary` backed-off
+    /// retransmissions from rto_min would take.
+    [[nodiscard]] bool write_timed_out(instant now, unsigned boundary) const noexcept {
+        return now - stall_start_ >= (has_user_timeout() ? cfg_->user_timeout : model_timeout(boundary));
+    }
+
+    /// Linux's tcp_orphan_retries: the configured value, else 8 while the connection is alive (its
+    /// RTO, or probe interval, below rto_max), and none once it is not and an ICMP error came.
+    [[nodiscard]] unsigned orphan_retries(bool alive) const noexcept {
+        unsigned r = cfg_->orphan_retries;
+        if (soft_error_ != errc::ok && !alive) r = 0;
+        if (r == 0 && alive) r = 8;
+        return r;
+    }
+
+    /// The backed-off RTO, cut to what is left of the user timeout (Linux's
+    /// tcp_clamp_rto_to_user_timeout), so that the connection times out on time.
+    [[nodiscard]] duration rto_within_user_timeout(instant now) const noexcept {
+        const duration rto = rtt_.rto();
+        if (!has_user_timeout()) return rto;
+        const duration left = cfg_->user_timeout - (now - stall_start_);
+        return left <= duration::zero() ? duration::millis(1) : std::min(rto, left);
     }
 
     /// RFC 5681 3.1: cwnd = 1 SMSS, ssthresh = no more than max(FlightSize / 2, 2 SMSS), where the
@@ -1526,10 +1569,30 @@ private:
 
     /// RFC 1122 4.2.2.17: probe a zero window, backing off up to rto_max; Linux's probe is a bare
     /// ACK with an old sequence number, which any live receiver answers with its current window.
+    ///
+    /// A peer that keeps answering keeps the connection (each ACK resets probes_out_), unless the
+    /// user timeout runs out while the window stays zero, or the application has closed the
+    /// connection and the probes have backed off to rto_max (Linux's tcp_probe_timer, which stops
+    /// an orphan from being held forever by a receiver that never reads).
     void on_persist_timeout(instant now) {
         persist_deadline_ = instant::never();
         if (snd_wnd_ != 0 || snd_buf_.size() <= static_cast<std::size_t>(snd_nxt_ - data_base())) return;
-        if (probes_out_ >= cfg_->retries2) {
+        if (persist_backoff_ == 0) {
+            stall_start_ = now; // the first probe of this zero window
+        } else if (has_user_timeout() && now - stall_start_ >= cfg_->user_timeout) {
+            transition(now, event::timeout_user);
+            return;
+        }
+        unsigned max_probes = cfg_->retries2;
+        if (orphaned_) {
+            const bool alive = persist_interval() < cfg_->rto_max;
+            max_probes = orphan_retries(alive);
+            if (!alive && persist_backoff_ >= max_probes) {
+                transition(now, event::timeout_retransmit);
+                return;
+            }
+        }
+        if (probes_out_ >= max_probes) {
             transition(now, event::timeout_retransmit);
             return;
         }
@@ -1572,10 +1635,16 @@ private:
     }
 
     void arm_persist(instant now) {
+        duration d = std::clamp(persist_interval(), cfg_->sws_override, cfg_->rto_max);
+        if (has_user_timeout() && persist_backoff_ > 0) // probing: meet the user timeout on time
+            d = std::min(d, std::max(cfg_->user_timeout - (now - stall_start_), duration::millis(2))); // (Linux: TCP_TIMEOUT_MIN)
+        persist_deadline_ = now + d;
+    }
+    /// The RTO backed off persist_backoff_ times (until it reaches rto_max).
+    [[nodiscard]] duration persist_interval() const noexcept {
         duration d = rtt_.rto();
         for (unsigned i = 0; i < persist_backoff_ && d < cfg_->rto_max; ++i) d = d * 2;
-        d = std::clamp(d, cfg_->sws_override, cfg_->rto_max);
-        persist_deadline_ = now + d;
+        return d;
     }
 
     void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_->fin_timeout; }
@@ -1926,7 +1995,7 @@ private:
         }
         if (rtx_deadline_.is_never()) {
             rtx_deadline_ = now + rtt_.rto();
-            rtx_start_ = now;
+            stall_start_ = now;
         }
         if (len > 0) last_data_ms_ = stamp_ms(now);
         if (in_recovery_) prr_out_ += len + (fin ? 1u : 0u);
@@ -2109,7 +2178,7 @@ private:
     instant delack_deadline_ = instant::never();
     instant keepalive_deadline_ = instant::never();
     instant state_deadline_ = instant::never(); ///< 2MSL in TIME_WAIT, fin_timeout in FIN_WAIT_2
-    instant rtx_start_;                         ///< when the oldest unacknowledged data was first sent
+    instant stall_start_;                         ///< when the oldest unacknowledged data was first sent, or the first zero-window probe
     // retry counters, each checked against its limit before it grows; they stop at 65535 (a limit
     // configured above that is never reached: more than 90 days of retries at TCP_RTO_MAX)
     std::uint16_t rtx_count_ = 0;
