@@ -652,6 +652,52 @@ TEST_CASE("TIME_WAIT: a new incarnation's SYN meeting a full backlog is dropped,
     CHECK(sa.seq == (x.old.snd_nxt + 65537u).value()); // the floor: the clock has hardly moved
 }
 
+TEST_CASE("TIME_WAIT: a new incarnation's SYN is taken even when a flood fills the SYN queue: only a full accept queue stops it (Linux)") {
+    memory_pair_options o = with_delay(1_ms);
+    o.server.syncookies = 0; // no cookies to fall back on: the SYN queue is simply full
+    server_time_wait x(std::move(o), /*backlog=*/2);
+    x.run();
+    const auto spoofed = wire::ipv4_address::from_octets(10, 0, 0, 99); // nobody answers
+    for (std::uint16_t p : {20000, 20001, 20002}) {
+        wire::tcp_repr r{};
+        r.src_port = p;
+        r.dst_port = 80;
+        r.seq = wire::seq32(1000u * p);
+        r.flags = tcp_flags::syn;
+        r.window = 65535;
+        x.net.pipe().end_a().transmit(x.net.now(), make_tcp_packet(spoofed, x.net.server_address(), r));
+    }
+    x.net.run_for(1_ms);
+    auto& si = x.net.server().iface();
+    REQUIRE(x.l->syn_queue_size() == 2);
+    CHECK(si.stats().syn_overflow == 1); // the third spoofed SYN
+    tap t(x.net);
+    x.net.pipe().end_a().transmit(x.net.now(), x.syn(x.old.rcv_nxt.value() + 100000, wire::tcp_timestamps{x.old.ts_recent + 10, 0}));
+    x.net.run_for(5_ms);
+    CHECK(si.stats().tw_new_incarnations == 1);
+    CHECK(si.stats().syn_overflow == 1);
+    CHECK(!si.find_time_wait(x.server_side));
+    REQUIRE(t.count([](const segment_record& y) { return !y.from_client && y.flags == (tcp_flags::syn | tcp_flags::ack); }) == 1);
+}
+
+TEST_CASE("A connection that ended while its handle is held does not refuse a new SYN for its 4-tuple: the listener takes it") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l, {.local_port = 40000});
+    c.abort(); // the client's RST: the server's side is CLOSED, its handle still held
+    net.run_for(1_ms);
+    REQUIRE(s.state() == tcp::state::closed);
+    auto [c2, s2] = establish(net, *l, {.local_port = 40000}); // refused before: a RST from the old socket
+    CHECK(s2.endpoints() == s.endpoints());
+    CHECK(s.state() == tcp::state::closed);
+    const auto data = random_bytes(11, 3000);
+    CHECK(send_and_receive(net, c2, s2, data, 1_s) == data);
+    CHECK(send_and_receive(net, s2, c2, data, 1_s) == data);
+    CHECK(net.server().iface().stats().resets_sent == 0);
+    // a non-SYN segment for a closed socket's 4-tuple with no new connection still gets a RST:
+    // covered by "After TIME_WAIT ends, a segment for the connection gets a RST ..."
+}
+
 TEST_CASE("TIME_WAIT: an old SYN (not beyond RCV.NXT, or an older TSval) is ACKed and TIME_WAIT stays") {
     server_time_wait x;
     x.run();

@@ -429,9 +429,17 @@ private:
                 return count_malformed();
             }
             // A finished connection whose handle the user still holds is gone for the peer: answer
-            // as for no connection at all (RFC 9293 3.10.7.1), not with silence.
+            // as for no connection at all (RFC 9293 3.10.7.1), not with silence, and let a SYN reach
+            // a listener of the port (Linux unhashes a socket when it closes).
             const tcp::state st = s.tcb.current_state();
-            if (st == tcp::state::closed) return reply_reset(t, *seg);
+            if (st == tcp::state::closed) {
+                const auto l = listeners_.find(t.local_port);
+                if (l == listeners_.end() || !seg->has(wire::tcp_flags::syn) || seg->has(wire::tcp_flags::ack) ||
+                    seg->has(wire::tcp_flags::rst))
+                    return reply_reset(t, *seg);
+                retire(s);
+                return on_listener_segment(now, *l->second, t, *seg);
+            }
             if (st == tcp::state::time_wait && take_new_incarnation(now, s, *seg)) return;
             s.tcb.on_segment(now, *seg);
             // A segment that leaves nothing to send and no timer due (a delayed ACK, an ACK that
@@ -459,8 +467,11 @@ private:
             return reply_reset(t, seg);
         }
         if (!seg.has(tcp_flags::syn)) return;
+        // A new incarnation of a TIME-WAIT (isn) is not held to the SYN queue, as on Linux ("TW
+        // buckets are converted to open requests without limitations"): only a full accept queue
+        // drops it
         const bool syn_queue_full = l.syn_queue + l.accept_queue.size() >= l.backlog;
-        if (l.accept_queue.size() >= l.backlog || (syn_queue_full && (cfg_.syncookies == 0 || isn))) return overflow(l, t, seg);
+        if (l.accept_queue.size() >= l.backlog || (syn_queue_full && !isn && cfg_.syncookies == 0)) return overflow(l, t, seg);
         if (!isn && (cfg_.syncookies == 2 || syn_queue_full)) return send_syn_cookie(now, l, t, seg);
         socket_type& s = add_socket(t, cfg_.tcp);
         s.parent = &l;
@@ -554,12 +565,14 @@ private:
         return isn_.generate(now, t.local.value, t.local_port, t.remote.value, t.remote_port);
     }
 
-    /// The listener that takes a new incarnation's SYN for `port`, if any. With its backlog full,
-    /// the SYN is dropped (or reset: abort_on_overflow) as any SYN would be, and TIME-WAIT stays.
+    /// The listener that takes a new incarnation's SYN for `port`, if any. With its accept queue
+    /// full, the SYN is dropped (or reset: abort_on_overflow) as any SYN would be, and TIME-WAIT
+    /// stays; a full SYN queue does not stop it (Linux: TIME-WAITs become requests "without
+    /// limitations").
     listener_type* listener_for_new_incarnation(const four_tuple& t, const wire::tcp_repr& syn) {
         const auto l = listeners_.find(t.local_port);
         if (l == listeners_.end()) return nullptr;
-        if (l->second->syn_queue + l->second->accept_queue.size() >= l->second->backlog) {
+        if (l->second->accept_queue.size() >= l->second->backlog) {
             overflow(*l->second, t, syn); // no cookie: an ACK for it would meet the TIME-WAIT
             return nullptr;
         }
@@ -577,14 +590,20 @@ private:
         const tcp::time_wait_record old = s.tcb.to_time_wait_record();
         s.tcb.end_time_wait_for_new_incarnation(now);
         ++stats_.tw_new_incarnations;
+        retire(s);
+        on_listener_segment(now, *l, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
+        return true;
+    }
+
+    /// Takes a CLOSED connection out of the table, so that a new one may have its 4-tuple: a held
+    /// handle keeps it (and sees CLOSED) until it lets go, when destroy() frees it; else it goes now.
+    void retire(socket_type& s) {
         if (s.user_owned) {
-            table_.erase(table_.iterator_to(s)); // the handle sees CLOSED; destroy() once it lets go
+            table_.erase(table_.iterator_to(s));
             detached_.push_back(&s);
         } else {
             destroy(s);
         }
-        on_listener_segment(now, *l, t, seg, tcp::new_incarnation_isn(old, generate_isn(now, t)));
-        return true;
     }
 
     void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
@@ -910,7 +929,7 @@ private:
     table_type table_{typename table_type::bucket_traits(buckets_.data(), buckets_.size())}; // after buckets_
     std::unordered_map<std::uint16_t, std::unique_ptr<listener_type>> listeners_;
     std::unordered_map<four_tuple, tcp::time_wait_record, four_tuple_hash> time_wait_;
-    std::vector<socket_type*> detached_; ///< CLOSED by a new incarnation, out of the table, handle still held
+    std::vector<socket_type*> detached_; ///< CLOSED, out of the table (retire()), handle still held
     using dirty_list = boost::intrusive::list<socket_type, boost::intrusive::base_hook<detail::dirty_hook>,
                                               boost::intrusive::constant_time_size<false>>;
     using tw_entry = std::pair<instant, four_tuple>;
