@@ -1898,7 +1898,9 @@ private:
         const std::uint32_t most = tso_allowed(nxt, pipe_limited) ? tso_limit() : mss;
         std::uint32_t len = static_cast<std::uint32_t>(std::min<std::size_t>({avail, cap, most}));
         if (len > mss) len = super_segment_length(len, avail, mss);
-        else if (len > 0 && !sender_may_send(len, avail)) len = 0;
+        // Nagle and sender SWS avoidance hold back new data only: what goes back below SND.MAX (after
+        // an RTO, a path MTU drop) is sent as the window allows (Linux never holds a retransmission)
+        else if (len > 0 && !(nxt < snd_max_) && !sender_may_send(len, avail)) len = 0;
         const bool fin = fin_queued_ && off + len == buffered && nxt + len == *fin_seq_ && (len > 0 || avail == 0);
         if (len == 0 && !fin) return std::nullopt;
         return new_segment_plan{nxt, off, len, fin};
