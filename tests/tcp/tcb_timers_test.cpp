@@ -196,6 +196,47 @@ TEST_CASE("persist: a receiver that answers every probe keeps the connection (RF
     }
 }
 
+TEST_CASE("a window shrunk to zero under data in flight: the RTO resends the head as the probe, and no timeout while the peer answers (RFC 9293 3.8.6)") {
+    harness h;
+    h.establish_as_client(); // RTO 300 ms, peer MSS 1460
+    const std::string d = pattern(2920);
+    h.send(d);
+    REQUIRE(h.poll().size() == 2);
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, our_iss + 1461, 0)); // the first segment, and a zero window over the second
+    CHECK(h.t.send_window() == 0);
+    const instant t0 = h.now;
+    // far past tcp_retries2's 924.6 s: every retransmission of the head is answered, window still 0
+    const std::size_t probes = answer_with_zero_window(h, t0 + duration::seconds(2000));
+    CHECK(h.st() == state::established);
+    CHECK(probes > 10);
+    // the window opens: what the probes carried was dropped by the peer, so it goes again at once
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, our_iss + 1461, 65535));
+    const sent again = h.poll_one();
+    CHECK(again.seq() == our_iss + 1461);
+    CHECK(again.len() == 1460);
+    h.in(ack(peer_iss + 1, our_iss + 2921, 65535));
+    CHECK(h.t.snd_una().value() == our_iss + 2921);
+    CHECK(h.st() == state::established);
+}
+
+TEST_CASE("a window shrunk to zero under data in flight: a peer silent for a whole RTO of rto_max ends the connection") {
+    harness h;
+    h.establish_as_client();
+    h.send(pattern(2920));
+    REQUIRE(h.poll().size() == 2);
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, our_iss + 1461, 0));
+    const instant t0 = h.now;
+    const auto out = h.run_until(t0 + duration::seconds(2000));
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+    REQUIRE(!out.empty());
+    for (const auto& s : out) CHECK(s.seq() == our_iss + 1461); // each probe is the head, whatever the window
+    CHECK(h.now - out.back().when >= duration::seconds(120));   // the last went unanswered for rto_max
+}
+
 TEST_CASE("persist: an orphan whose peer answers every probe with a zero window is ended once the probes back off to rto_max (Linux)") {
     const unsigned orphan_retries = GENERATE(0u, 10u);
     CAPTURE(orphan_retries);

@@ -1470,6 +1470,19 @@ private:
                 transition(now, event::timeout_retransmit);
                 return;
             }
+        } else if (snd_wnd_ == 0 && !orphaned_) {
+            // The peer shrank its window to zero under data in flight (Linux: "receiver dastardly
+            // shrinks window"): the retransmission of the head is the zero-window probe (RFC 9293
+            // 3.8.6, MUST-35), and the connection does not time out while the peer answers
+            // (SHLD-17): only silence for a whole RTO of rto_max, or the user timeout, ends it.
+            if ((probes_out_ > 0 && rtt_.rto() >= cfg_->rto_max) ||
+                (has_user_timeout() && now - stall_start_ >= cfg_->user_timeout)) {
+                transition(now, has_user_timeout() ? event::timeout_user : event::timeout_retransmit);
+                return;
+            }
+            bump(probes_out_);
+            retransmit_head_ = true; // whatever the window: it is the probe (SND.NXT goes back to
+                                     // SND.UNA below, so all of it goes again once the window opens)
         } else if (rtx_count_ > 0 && write_timed_out(now, orphaned_ ? orphan_retries(rtt_.rto() < cfg_->rto_max) : cfg_->retries2)) {
             transition(now, has_user_timeout() ? event::timeout_user : event::timeout_retransmit);
             return;
