@@ -217,7 +217,7 @@ public:
         cfg_.tcp.mss = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.mtu, 0xFFFF) - 40);
         cfg_.tcp.tso_max = static_cast<std::uint32_t>(std::min<std::size_t>(cfg_.tso_max, 0xFFFF));
         shared_tcp_ = std::make_shared<const tcp::config>(cfg_.tcp);
-        next_port_ = static_cast<std::uint32_t>(isn_.generate(instant{}, 0, 0, 0, 0).value());
+        next_port_ = static_cast<std::uint32_t>(isn_.generate(instant{}, 0, 0, 0, 0).value()); // (RFC 6056: any start)
     }
 
     interface(const interface&) = delete;
@@ -824,17 +824,34 @@ private:
         return table_.find(t) != table_.end() || time_wait_.contains(t);
     }
 
-    /// RFC 6056-style: start from a keyed offset, walk the range, skip 4-tuples in use (TIME-WAIT
-    /// included, unless tw_reuse lets us take it: then `reused` is its record) and ports with listeners.
+    /// RFC 6056 Algorithm 3: the running counter plus the destination's keyed offset (port_offset);
+    /// walk the range, skip 4-tuples in use (TIME-WAIT included, unless tw_reuse lets us take it:
+    /// then `reused` is its record) and ports with listeners.
     bool pick_ephemeral_port(instant now, four_tuple& t, std::optional<tcp::time_wait_record>& reused) {
         const std::uint32_t lo = cfg_.local_port_low;
         const std::uint32_t span = cfg_.local_port_high >= lo ? cfg_.local_port_high - lo + 1u : 1u;
+        const std::uint32_t offset = port_offset(t);
         for (std::uint32_t i = 0; i < span; ++i) {
-            t.local_port = static_cast<std::uint16_t>(lo + (next_port_++ % span));
+            t.local_port = static_cast<std::uint16_t>(lo + (next_port_++ + offset) % span);
             if (listeners_.contains(t.local_port)) continue;
             if (!tuple_in_use(t) || (reused = take_time_wait_for_reuse(now, t))) return true;
         }
         return false;
+    }
+
+    /// RFC 6056 3.3.3 (Algorithm 3, simple hash-based): a keyed hash of the local address and the
+    /// peer's address and port, added to the one running counter, so that the ports used toward
+    /// one peer tell nothing about those used toward another (the counter alone would). A message
+    /// of its own, tagged, under the RFC 6528 secret.
+    [[nodiscard]] std::uint32_t port_offset(const four_tuple& t) const noexcept {
+        const std::uint32_t l = t.local.value, r = t.remote.value;
+        const std::array<std::uint8_t, 11> m{'p',
+                                             static_cast<std::uint8_t>(l >> 24), static_cast<std::uint8_t>(l >> 16),
+                                             static_cast<std::uint8_t>(l >> 8),  static_cast<std::uint8_t>(l),
+                                             static_cast<std::uint8_t>(r >> 24), static_cast<std::uint8_t>(r >> 16),
+                                             static_cast<std::uint8_t>(r >> 8),  static_cast<std::uint8_t>(r),
+                                             static_cast<std::uint8_t>(t.remote_port >> 8), static_cast<std::uint8_t>(t.remote_port)};
+        return static_cast<std::uint32_t>(tcp::siphash24(isn_.secret(), m));
     }
 
     /// tcp_tw_reuse: the compact TIME-WAIT of `t`, removed, if connect() may take its 4-tuple.
