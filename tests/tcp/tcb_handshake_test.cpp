@@ -437,6 +437,37 @@ TEST_CASE("Simultaneous open: both SYN_SENT -> SYN_RCVD -> ESTABLISHED with exac
     CHECK(w.b.next_deadline() == instant::never());
 }
 
+TEST_CASE("Simultaneous open: a CLOSE in SYN_RCVD is queued and takes effect once ESTABLISHED: FIN_WAIT_1, the FIN after the handshake (RFC 9293 3.10.4)") {
+    const bool orphan = GENERATE(false, true);
+    CAPTURE(orphan);
+    wire_pair w;
+    w.a.open_active(w.now, seq32(our_iss));
+    w.b.open_active(w.now, seq32(peer_iss));
+    const auto syn_a = w.collect(w.a);
+    const auto syn_b = w.collect(w.b);
+    w.deliver(w.b, syn_a);
+    w.deliver(w.a, syn_b);
+    REQUIRE(w.a.current_state() == state::syn_rcvd);
+    if (orphan) w.a.close(w.now); // the application gave up on the connect
+    else w.a.shutdown(w.now);
+    CHECK(w.a.current_state() == state::syn_rcvd);
+    const auto sa_a = w.collect(w.a);
+    REQUIRE(sa_a.size() == 1);
+    CHECK(sa_a[0].flags() == (S | A)); // no FIN before our SYN is acknowledged
+    const auto sa_b = w.collect(w.b);
+    w.deliver(w.b, sa_a);
+    w.deliver(w.a, sa_b);
+    CHECK(w.a.current_state() == state::fin_wait_1);
+    CHECK(w.b.current_state() == state::established);
+    w.settle();
+    CHECK(w.a.current_state() == state::fin_wait_2);
+    CHECK(w.b.current_state() == state::close_wait);
+    w.b.shutdown(w.now);
+    w.settle();
+    CHECK(w.a.current_state() == state::time_wait);
+    CHECK(w.b.current_state() == state::closed);
+}
+
 TEST_CASE("Simultaneous open: a SYN-ACK that arrives before ours went out is ACKed, so the peer need not time out") {
     wire_pair w;
     w.a.open_active(w.now, seq32(our_iss));

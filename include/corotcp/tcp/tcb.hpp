@@ -295,6 +295,10 @@ public:
         if (state_ == state::syn_sent) {
             fail_with_ = errc::aborted;
             transition(now, event::user_close);
+        } else if (state_ == state::syn_rcvd && !fin_queued_) {
+            // RFC 9293 3.10.4, CLOSE in SYN-RECEIVED (after a simultaneous open): the FIN is
+            // "queued for processing after entering ESTABLISHED" (enter_established)
+            queue_fin();
         } else if (can_send_in(state_) && !fin_queued_) {
             transition(now, event::user_close);
         }
@@ -706,7 +710,7 @@ private:
                 // SYN: ACK it now, or the peer sits in SYN_RCVD until its retransmission timer.
                 const bool our_syn_ack_unsent = syn_pending_;
                 ack_our_syn(now, seg);
-                transition(now, event::rcv_ack_of_syn);
+                enter_established(now);
                 if (our_syn_ack_unsent) ack_now_ = true;
                 return;
             }
@@ -814,8 +818,14 @@ private:
             return false;
         }
         ack_our_syn(now, seg);
-        transition(now, event::rcv_ack_of_syn);
+        enter_established(now);
         return true;
+    }
+
+    /// SYN_RCVD -> ESTABLISHED; a CLOSE that came in SYN_RCVD takes effect now (FIN_WAIT_1).
+    void enter_established(instant now) {
+        transition(now, event::rcv_ack_of_syn);
+        if (fin_queued_ && state_ == state::established) transition(now, event::user_close);
     }
 
     /// Step 5 (ACK) for the synchronized states. Returns false if the segment must be dropped.
