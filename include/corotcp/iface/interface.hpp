@@ -88,7 +88,9 @@ struct settings {
     std::size_t mtu = 1500;           ///< the link's IP MTU; MSS = mtu - 40
     std::size_t tso_max = 0;          ///< the link's TSO payload limit (link_tso_max); 0: no super-segments
     tcp::config tcp;                  ///< defaults for every connection
-    bool abort_on_overflow = false;   ///< tcp_abort_on_overflow: RST (not silence) when a backlog is full
+    /// tcp_abort_on_overflow: when the ACK that completes a handshake finds the accept queue full,
+    /// reset the connection instead of ignoring the ACK (SYNs that find no room are always dropped)
+    bool abort_on_overflow = false;
     /// tcp_syncookies: 0 never; 1 when a listener's SYN queue is full (its backlog taken, but room
     /// in its accept queue); 2 for every SYN. See tcp/syncookie.hpp.
     std::uint8_t syncookies = 1;
@@ -441,6 +443,9 @@ private:
                 return on_listener_segment(now, *l->second, t, *seg);
             }
             if (st == tcp::state::time_wait && take_new_incarnation(now, s, *seg)) return;
+            if (st == tcp::state::syn_rcvd && s.parent != nullptr && s.parent->accept_queue.size() >= s.parent->backlog &&
+                seg->has(wire::tcp_flags::ack) && !wire::tcp_flags{seg->flags}.any(wire::tcp_flags::syn | wire::tcp_flags::rst))
+                return accept_queue_overflow(s, *seg);
             s.tcb.on_segment(now, *seg);
             // A segment that leaves nothing to send and no timer due (a delayed ACK, an ACK that
             // opens no room) needs no turn of its own: settle at once.
@@ -467,11 +472,12 @@ private:
             return reply_reset(t, seg);
         }
         if (!seg.has(tcp_flags::syn)) return;
-        // A new incarnation of a TIME-WAIT (isn) is not held to the SYN queue, as on Linux ("TW
-        // buckets are converted to open requests without limitations"): only a full accept queue
-        // drops it
-        const bool syn_queue_full = l.syn_queue + l.accept_queue.size() >= l.backlog;
-        if (l.accept_queue.size() >= l.backlog || (syn_queue_full && !isn && cfg_.syncookies == 0)) return overflow(l, t, seg);
+        // Linux's tcp_conn_request: the SYN queue (embryonic connections) and the accept queue each
+        // hold up to the backlog. A full SYN queue means a cookie (or a drop without cookies); a
+        // full accept queue drops every SYN. A new incarnation of a TIME-WAIT (isn) is not held to
+        // the SYN queue ("TW buckets are converted to open requests without limitations").
+        const bool syn_queue_full = l.syn_queue >= l.backlog;
+        if (l.accept_queue.size() >= l.backlog || (syn_queue_full && !isn && cfg_.syncookies == 0)) return overflow(l);
         if (!isn && (cfg_.syncookies == 2 || syn_queue_full)) return send_syn_cookie(now, l, t, seg);
         socket_type& s = add_socket(t, cfg_.tcp);
         s.parent = &l;
@@ -480,12 +486,22 @@ private:
         mark_dirty(s);
     }
 
-    /// The listener's backlog is full: the SYN (or a cookie's ACK) is dropped, or reset with
-    /// abort_on_overflow.
-    void overflow(listener_type& l, const four_tuple& t, const wire::tcp_repr& seg) {
+    /// A SYN the listener's queues have no room for: dropped, never reset (the client's SYN
+    /// retransmissions try again; Linux likewise, whatever tcp_abort_on_overflow says).
+    void overflow(listener_type& l) {
         ++l.overflows;
         ++stats_.syn_overflow;
-        if (cfg_.abort_on_overflow) reply_reset(t, seg);
+    }
+
+    /// The ACK that completes an embryonic connection finds the accept queue full (Linux's
+    /// tcp_check_req, listen_overflow): with abort_on_overflow the connection is reset and dropped;
+    /// else the ACK is ignored, the connection stays in SYN_RCVD, and the peer's next ACK or data
+    /// (or its answer to our next SYN-ACK) tries again.
+    void accept_queue_overflow(socket_type& s, const wire::tcp_repr& seg) {
+        overflow(*s.parent);
+        if (!cfg_.abort_on_overflow) return;
+        reply_reset(s.tuple, seg);
+        destroy(s);
     }
 
     /// Answers a SYN with a SYN-ACK whose ISN is a SYN cookie, and keeps nothing.
@@ -566,14 +582,13 @@ private:
     }
 
     /// The listener that takes a new incarnation's SYN for `port`, if any. With its accept queue
-    /// full, the SYN is dropped (or reset: abort_on_overflow) as any SYN would be, and TIME-WAIT
-    /// stays; a full SYN queue does not stop it (Linux: TIME-WAITs become requests "without
+    /// full, the SYN is dropped as any SYN would be, and TIME-WAIT stays; a full SYN queue does not stop it (Linux: TIME-WAITs become requests "without
     /// limitations").
-    listener_type* listener_for_new_incarnation(const four_tuple& t, const wire::tcp_repr& syn) {
+    listener_type* listener_for_new_incarnation(const four_tuple& t) {
         const auto l = listeners_.find(t.local_port);
         if (l == listeners_.end()) return nullptr;
         if (l->second->accept_queue.size() >= l->second->backlog) {
-            overflow(*l->second, t, syn); // no cookie: an ACK for it would meet the TIME-WAIT
+            overflow(*l->second); // no cookie: an ACK for it would meet the TIME-WAIT
             return nullptr;
         }
         return l->second.get();
@@ -585,7 +600,7 @@ private:
     bool take_new_incarnation(instant now, socket_type& s, const wire::tcp_repr& seg) {
         if (!seg.has(wire::tcp_flags::syn) || !s.tcb.is_new_incarnation(seg)) return false;
         const four_tuple t = s.tuple;
-        listener_type* l = listener_for_new_incarnation(t, seg);
+        listener_type* l = listener_for_new_incarnation(t);
         if (l == nullptr) return listeners_.contains(t.local_port); // a full backlog dropped it
         const tcp::time_wait_record old = s.tcb.to_time_wait_record();
         s.tcb.end_time_wait_for_new_incarnation(now);
@@ -609,7 +624,7 @@ private:
     void on_time_wait_segment(instant now, tcp::time_wait_record& r, const four_tuple& t, const wire::tcp_repr& seg) {
         auto verdict = tcp::classify_in_time_wait(r, seg);
         if (verdict == tcp::time_wait_verdict::new_incarnation) {
-            if (listener_type* l = listener_for_new_incarnation(t, seg)) {
+            if (listener_type* l = listener_for_new_incarnation(t)) {
                 const tcp::time_wait_record old = r;
                 time_wait_.erase(t); // its expiry entry finds nothing and is skipped
                 ++stats_.tw_new_incarnations;
