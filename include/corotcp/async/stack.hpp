@@ -63,7 +63,7 @@ struct op_options {
 };
 
 struct listen_options {
-    std::size_t backlog = 128; ///< |SYN queue| + |accept queue| (like listen(2)'s backlog)
+    std::size_t backlog = 128; ///< the most embryonic connections, and the most unaccepted ones (each, as on Linux)
 };
 
 struct connect_options {

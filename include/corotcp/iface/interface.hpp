@@ -165,9 +165,9 @@ struct socket final : detail::dirty_hook, detail::timer_hook, detail::table_hook
 };
 
 /// A passive open: the port, its backlog, its SYN queue (embryonic connections, SYN_RCVD) and
-/// its accept queue (established, not yet accepted). |SYN queue| + |accept queue| <= backlog, except
-/// that connections built from SYN cookies join the accept queue as long as it alone has room (so
-/// with cookies the accept queue may reach backlog + the SYN queue's children that complete).
+/// its accept queue (established, not yet accepted). As on Linux, each queue holds up to the
+/// backlog: a SYN that finds the SYN queue full gets a cookie (or is dropped), one that finds the
+/// accept queue full is dropped, and an embryonic connection completes only into a queue with room.
 template <tcp::buffer_policy Buffers>
 struct listener {
     std::uint16_t port = 0;
