@@ -185,13 +185,23 @@ TEST_CASE("ESTABLISHED: the advertised window shrinks as data is buffered and a 
     CHECK(h.recv() == d.substr(2000));
 }
 
-TEST_CASE("ESTABLISHED: at a zero receive window a probe's byte is dropped but its ACK and window are taken (RFC 9293 3.10.7.4)") {
+namespace {
+config small_buffer_config() {
     config c = test_config();
     c.recv_buffer = 4096;
-    harness h(c);
+    return c;
+}
+/// A client with a 4 KiB receive buffer, past the handshake (its ACK taken).
+void establish_small(harness& h) {
     h.connect();
     h.in(syn_ack(peer_iss, our_iss + 1));
     h.poll_one();
+}
+} // namespace
+
+TEST_CASE("ESTABLISHED: at a zero receive window a probe's byte is dropped but its ACK and window are taken (RFC 9293 3.10.7.4)") {
+    harness h(small_buffer_config());
+    establish_small(h);
     const std::string d = pattern(4096);
     h.in(data(peer_iss + 1, our_iss + 1, d));
     CHECK(h.poll_one().window() == 0);
@@ -210,12 +220,8 @@ TEST_CASE("ESTABLISHED: at a zero receive window a probe's byte is dropped but i
 }
 
 TEST_CASE("ESTABLISHED: reads that free space the right edge cannot take yet (SWS avoidance) send no ACK; one update when it moves") {
-    config c = test_config();
-    c.recv_buffer = 4096;
-    harness h(c);
-    h.connect();
-    h.in(syn_ack(peer_iss, our_iss + 1));
-    h.poll_one();
+    harness h(small_buffer_config());
+    establish_small(h);
     const std::string d = pattern(3496);
     const std::string_view v = d;
     h.in(data(peer_iss + 1, our_iss + 1, v.substr(0, 1460)));

@@ -441,12 +441,7 @@ TEST_CASE("Simultaneous open: a CLOSE in SYN_RCVD is queued and takes effect onc
     const bool orphan = GENERATE(false, true);
     CAPTURE(orphan);
     wire_pair w;
-    w.a.open_active(w.now, seq32(our_iss));
-    w.b.open_active(w.now, seq32(peer_iss));
-    const auto syn_a = w.collect(w.a);
-    const auto syn_b = w.collect(w.b);
-    w.deliver(w.b, syn_a);
-    w.deliver(w.a, syn_b);
+    w.cross_syns();
     REQUIRE(w.a.current_state() == state::syn_rcvd);
     if (orphan) w.a.close(w.now); // the application gave up on the connect
     else w.a.shutdown(w.now);

@@ -340,6 +340,15 @@ struct wire_pair {
         deliver(b, s);
         return s;
     }
+    /// Simultaneous open: both connect, the SYNs cross; both are in SYN_RCVD, their SYN-ACKs unsent.
+    void cross_syns() {
+        a.open_active(now, seq32(our_iss));
+        b.open_active(now, seq32(peer_iss));
+        const auto syn_a = collect(a);
+        const auto syn_b = collect(b);
+        deliver(b, syn_a);
+        deliver(a, syn_b);
+    }
     std::vector<sent> b_to_a() {
         auto s = collect(b);
         deliver(a, s);

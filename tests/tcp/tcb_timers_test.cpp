@@ -82,20 +82,26 @@ TEST_CASE("ESTABLISHED: on RTO the loss window is one segment from SND.UNA (RFC 
     CHECK(next[1].seq() == our_iss + 2001);
 }
 
-TEST_CASE("ESTABLISHED: after tcp_retries2 (15) retransmissions the connection fails with timed_out") {
+namespace {
+/// Sends a byte nobody acknowledges; the retransmission timer must give up exactly `end` after it
+/// left, having retransmitted `retransmits` times.
+void check_gives_up(harness& h, duration end, std::size_t retransmits) {
+    h.send("x");
+    const instant t1 = h.poll_one().when;
+    CHECK(h.run_until(t1 + end - 1_us).size() == retransmits);
+    CHECK(h.st() == state::established);
+    h.run_until(t1 + end);
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+} // namespace
+
+TEST_CASE("ESTABLISHED: tcp_retries2 = 3 (3.0 s from 200 ms) with a 300 ms RTO: retransmissions at +0.3, 0.9, 2.1 s, the end at +4.5 s") {
     config c = test_config();
     c.retries2 = 3;
     harness h(c);
     h.establish_as_client();
-    h.send("x");
-    const instant t1 = h.poll_one().when;
-    // retransmissions at +300, +900, +2100 ms; the fourth expiry (+4500 ms) gives up
-    const auto out = h.run_until(t1 + 4500_ms - 1_us);
-    CHECK(out.size() == 3);
-    CHECK(h.st() == state::established);
-    h.run_until(t1 + 4500_ms);
-    CHECK(h.st() == state::closed);
-    CHECK(h.t.error() == errc::timed_out);
+    check_gives_up(h, 4500_ms, 3);
 }
 
 TEST_CASE("ESTABLISHED: tcp_retries2 is a time, as on Linux: with a 2.7 s RTO, retries2 = 3 (3.0 s from 200 ms) gives up at the second expiry") {
@@ -107,30 +113,17 @@ TEST_CASE("ESTABLISHED: tcp_retries2 is a time, as on Linux: with a 2.7 s RTO, r
     h.in(syn_ack(peer_iss, our_iss + 1));
     h.poll_one();
     REQUIRE(h.t.rtt().rto() == 2700_ms);
-    h.send("x");
-    const instant t1 = h.poll_one().when;
     // 200 + 400 + 800 + 1600 ms = 3.0 s: the expiry at +2.7 s retransmits, the one at +8.1 s ends
     // it (counting retransmissions instead, the end would come at +40.5 s)
-    CHECK(h.run_until(t1 + 8100_ms - 1_us).size() == 1);
-    CHECK(h.st() == state::established);
-    h.run_until(t1 + 8100_ms);
-    CHECK(h.st() == state::closed);
-    CHECK(h.t.error() == errc::timed_out);
+    check_gives_up(h, 8100_ms, 1);
 }
 
 TEST_CASE("ESTABLISHED: the default tcp_retries2 (15, 924.6 s) ends the connection at the first expiry past 924.6 s") {
     harness h;
     h.establish_as_client(); // RTO 300 ms
-    h.send("x");
-    const instant t1 = h.poll_one().when;
     // expiries at +0.3, 0.9, 2.1, 4.5, ..., 76.5, 153.3 s, then every 120 s: 273.3, ..., 873.3 s
     // retransmit (15 in all), 993.3 s is the first past 924.6 s
-    const auto out = h.run_until(t1 + 993300_ms - 1_us);
-    CHECK(out.size() == 15);
-    CHECK(h.st() == state::established);
-    h.run_until(t1 + 993300_ms);
-    CHECK(h.st() == state::closed);
-    CHECK(h.t.error() == errc::timed_out);
+    check_gives_up(h, 993300_ms, 15);
 }
 
 TEST_CASE("TCP_USER_TIMEOUT: the RTO is cut so that the connection times out on time, and it replaces tcp_retries2") {
@@ -169,6 +162,14 @@ std::size_t answer_with_zero_window(harness& h, instant until) {
     }
     return answered;
 }
+/// An established client (RTO 300 ms) with "hello" waiting behind the peer's zero window; returns when.
+instant stalled_on_zero_window(harness& h) {
+    h.establish_as_client();
+    h.in(ack(peer_iss + 1, our_iss + 1, 0));
+    h.send("hello");
+    h.poll_none();
+    return h.now;
+}
 } // namespace
 
 TEST_CASE("persist: a receiver that answers every probe keeps the connection (RFC 1122 4.2.2.17), unless TCP_USER_TIMEOUT runs out") {
@@ -177,11 +178,7 @@ TEST_CASE("persist: a receiver that answers every probe keeps the connection (RF
     config c = test_config();
     if (with_user_timeout) c.user_timeout = duration::seconds(10);
     harness h(c);
-    h.establish_as_client(); // RTO 300 ms
-    h.in(ack(peer_iss + 1, our_iss + 1, 0));
-    h.send("hello");
-    h.poll_none();
-    const instant t0 = h.now;
+    const instant t0 = stalled_on_zero_window(h);
     const std::size_t probes = answer_with_zero_window(h, t0 + duration::seconds(3000));
     if (with_user_timeout) {
         // probes at +0.3 (the first: the clock starts), 0.9, 2.1, 4.5, 9.3 s; the next is moved to
@@ -243,11 +240,7 @@ TEST_CASE("persist: an orphan whose peer answers every probe with a zero window 
     config c = test_config();
     c.orphan_retries = orphan_retries;
     harness h(c);
-    h.establish_as_client(); // RTO 300 ms
-    h.in(ack(peer_iss + 1, our_iss + 1, 0));
-    h.send("hello");
-    h.poll_none();
-    const instant t0 = h.now;
+    const instant t0 = stalled_on_zero_window(h);
     h.t.close(h.now); // the FIN waits behind the data, the data behind the window
     CHECK(h.st() == state::fin_wait_1);
     answer_with_zero_window(h, t0 + duration::seconds(3000));
