@@ -219,7 +219,7 @@ TEST_CASE("ESTABLISHED: at a zero receive window a probe's byte is dropped but i
     CHECK(h.recv() == d);
 }
 
-TEST_CASE("ESTABLISHED: reads that free space the right edge cannot take yet (SWS avoidance) send no ACK; one update when it moves") {
+TEST_CASE("ESTABLISHED: reads that free space the right edge cannot take yet (SWS avoidance) send no ACK, one update when it moves") {
     harness h(small_buffer_config());
     establish_small(h);
     const std::string d = pattern(3496);

@@ -252,7 +252,7 @@ TEST_CASE("SYN_RCVD: an ACK that does not acknowledge our SYN-ACK is answered by
     CHECK(r.seq() == our_iss + 9);
 }
 
-TEST_CASE("SYN_RCVD: an unacceptable segment and an inexact RST are answered by an ACK; no stale ACK follows the open") {
+TEST_CASE("SYN_RCVD: an unacceptable segment and an inexact RST are answered by an ACK, and no stale ACK follows the open") {
     const bool rst_case = GENERATE(false, true);
     CAPTURE(rst_case);
     harness h;

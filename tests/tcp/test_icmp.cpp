@@ -101,7 +101,7 @@ TEST_CASE("port unreachable in SYN_SENT fails the connect at once with connectio
     CHECK(h.t.next_deadline().is_never()); // no SYN retries left running
 }
 
-TEST_CASE("net and host unreachable in SYN_SENT fail the connect too (RFC 1122 4.2.3.9 calls them soft; Linux gives up, the widespread practice RFC 5461 describes)") {
+TEST_CASE("net and host unreachable in SYN_SENT fail the connect too (RFC 1122 4.2.3.9 calls them soft, but Linux gives up: the widespread practice RFC 5461 describes)") {
     const auto [code, expected] = GENERATE(table<std::uint8_t, errc>({
         {unreach::net, errc::network_unreachable},
         {unreach::host, errc::host_unreachable},
