@@ -235,6 +235,17 @@ task<void> owned(F f) {
 } // namespace integ
 
 namespace integ {
+/// `n` client connections to the server's `port`, one after the other, left unaccepted.
+inline std::vector<conn_t> connect_clients(pair_t& net, std::uint16_t port, int n) {
+    std::vector<conn_t> conns;
+    for (int i = 0; i < n; ++i) {
+        auto c = net.run(net.client().connect(net.server_address(), port));
+        REQUIRE(c);
+        conns.push_back(std::move(*c));
+    }
+    return conns;
+}
+
 /// Connects the client to `port` and accepts on `l`: both ends ESTABLISHED.
 inline std::pair<conn_t, conn_t> establish(pair_t& net, listener_t& l, connect_options o = {}) {
     auto c = net.run(net.client().connect(net.server_address(), l.port(), o));

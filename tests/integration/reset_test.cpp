@@ -233,12 +233,7 @@ TEST_CASE("Backlog 2: an ACK completing a handshake while the accept queue is fu
     REQUIRE(syn_ack != t.segs.end());
     const std::uint32_t server_isn = syn_ack->seq; // (t.segs grows below)
     // two real clients fill the accept queue (the SYN queue has room for each in turn)
-    std::vector<conn_t> conns;
-    for (int i = 0; i < 2; ++i) {
-        auto c = net.run(net.client().connect(net.server_address(), 80));
-        REQUIRE(c);
-        conns.push_back(std::move(*c));
-    }
+    std::vector<conn_t> conns = connect_clients(net, 80, 2);
     net.run_for(1_ms);
     REQUIRE(l->accept_queue_size() == 2);
     // SYNs meeting the full accept queue are dropped, never reset, whatever abort_on_overflow says

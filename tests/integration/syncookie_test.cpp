@@ -179,12 +179,7 @@ TEST_CASE("SYN cookies: tcp_syncookies = 2 answers every SYN with a cookie, and 
     pair_t net(std::move(o));
     auto l = net.server().listen(80, {.backlog = 2});
     REQUIRE(l);
-    std::vector<conn_t> conns;
-    for (int i = 0; i < 2; ++i) {
-        auto c = net.run(net.client().connect(net.server_address(), 80));
-        REQUIRE(c);
-        conns.push_back(std::move(*c));
-    }
+    std::vector<conn_t> conns = connect_clients(net, 80, 2);
     net.run_for(1_ms);
     CHECK(net.server().iface().stats().syncookies_sent == 2);
     CHECK(net.server().iface().stats().syncookies_recv == 2);

@@ -582,8 +582,8 @@ private:
     }
 
     /// The listener that takes a new incarnation's SYN for `port`, if any. With its accept queue
-    /// full, the SYN is dropped as any SYN would be, and TIME-WAIT stays; a full SYN queue does not stop it (Linux: TIME-WAITs become requests "without
-    /// limitations").
+    /// full, the SYN is dropped as any SYN would be, and TIME-WAIT stays; a full SYN queue does
+    /// not stop it (Linux: TIME-WAITs become requests "without limitations").
     listener_type* listener_for_new_incarnation(const four_tuple& t) {
         const auto l = listeners_.find(t.local_port);
         if (l == listeners_.end()) return nullptr;
