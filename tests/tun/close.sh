@@ -29,9 +29,9 @@ check "tcp_client exits 0" [ $? -eq 0 ]
 # The capture, read by tshark: SYN, SYN-ACK, ACK, data, its echo, the two FINs and the last ACK at least.
 check "pcap of the close read by tshark, no malformed packet" tshark_clean "$WORK/close.pcap" 8
 fin_sequence() { # our FIN first (from $STACK_IP), then the kernel's, then our ACK of it, the last packet
-    timeout 30 tshark -r "$WORK/close.pcap" -Y "tcp.flags.fin == 1" -T fields -e ip.src >"$WORK/fins.txt" &&
+    timeout 30 tshark -n -r "$WORK/close.pcap" -Y "tcp.flags.fin == 1" -T fields -e ip.src >"$WORK/fins.txt" &&
         [ "$(tr '\n' ' ' <"$WORK/fins.txt")" = "$STACK_IP $KERNEL_IP " ] &&
-        timeout 30 tshark -r "$WORK/close.pcap" -T fields -E separator=' ' -e ip.src -e tcp.flags 2>/dev/null |
+        timeout 30 tshark -n -r "$WORK/close.pcap" -T fields -E separator=' ' -e ip.src -e tcp.flags 2>/dev/null |
         tail -n 1 | { read -r src flags && [ "$src" = "$STACK_IP" ] && [ $((flags & 0x3f)) -eq 16 ]; } # ACK alone
 }
 check "  ... our FIN, then the kernel's, then our last ACK" fin_sequence
