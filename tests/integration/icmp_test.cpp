@@ -67,6 +67,19 @@ router::rule narrow_link(std::size_t mtu, std::uint16_t reported) {
     };
 }
 
+/// A router whose next hop carries at most `mtu` bytes (below 576) and fragments what may be
+/// fragmented: a larger packet without DF passes (the far end reassembles it), one with DF is
+/// dropped and answered with fragmentation needed reporting `mtu`.
+router::rule fragmenting_link(std::size_t mtu) {
+    return [mtu](router& r, std::span<const std::uint8_t> b) {
+        const auto ip = wire::ipv4_view::from_bytes(b);
+        REQUIRE(ip);
+        if (b.size() <= mtu || !ip->dont_fragment()) return false;
+        r.reply(b, wire::icmp_unreach::frag_needed, static_cast<std::uint16_t>(mtu));
+        return true;
+    };
+}
+
 /// Sends `data` from the client to the server over an established pair; returns what arrived.
 std::vector<std::uint8_t> transfer(pair_t& net, conn_t& c, conn_t& s, const std::vector<std::uint8_t>& data) {
     std::vector<std::uint8_t> got;
@@ -109,6 +122,26 @@ TEST_CASE("a narrower hop answering fragmentation needed: the MSS drops at once 
     CHECK(c.tcb()->stats().fast_retransmits == 0);
     CHECK(c.tcb()->stats().timeouts == 0);
     CHECK(c.tcb()->ssthresh() == ssthresh);
+}
+
+TEST_CASE("a hop narrower than 576 bytes: the path MTU stops at 576, DF is cleared, the hop fragments and the transfer completes byte-exact") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    router r(net, fragmenting_link(400));
+    const auto data = random_bytes(13, 100 * 1000);
+    const auto got = transfer(net, c, s, data);
+    CHECK(got == data);
+    CHECK(c.tcb()->path_mtu() == 576);
+    CHECK(c.tcb()->send_mss() == 576 - 40 - 12);
+    REQUIRE(!r.dropped.empty());
+    std::size_t fragmented = 0; // what the hop cut up: it passes no packet over 400 bytes with DF
+    for (const auto& f : r.forwarded)
+        if (f.ip_len > 400) {
+            ++fragmented;
+            CHECK(f.ip_len <= 576);
+        }
+    CHECK(fragmented > 100);
 }
 
 TEST_CASE("an old router reporting no next-hop MTU: the plateaus of RFC 1191 7 are tried downwards") {

@@ -502,6 +502,39 @@ TEST_CASE("Window scaling: used when both SYNs carry it, the window field is sca
     CHECK(h.t.send_window() == 100u << 7);
 }
 
+TEST_CASE("Window scaling: the edge the peer sees never moves left when RCV.NXT moves by less than the unit (RFC 7323 2.4)") {
+    config c = test_config();
+    c.window_scaling = true; // our shift 2 for 128 KiB: the field counts 4-byte units
+    c.delayed_ack = false;
+    harness h(c);
+    h.connect();
+    h.in(syn_ack(peer_iss, our_iss + 1, 1460, 7));
+    const sent first = h.poll_one();
+    std::uint32_t edge = first.ack() + (std::uint32_t{first.window()} << 2);
+    CHECK(edge == peer_iss + 1 + 131072);
+    std::uint32_t seq = peer_iss + 1;
+    SECTION("the application reads: the window is rounded up, and that edge is ours") {
+        for (int i = 0; i < 20; ++i) { // 3 bytes each: RCV.NXT moves off the 4-byte grid and on again
+            h.in(data(seq, our_iss + 1, "abc"));
+            seq += 3;
+            CHECK(h.recv() == "abc"); // before the ACK goes: the buffer has room past the edge
+            const sent a = h.poll_one();
+            const std::uint32_t now_edge = a.ack() + (std::uint32_t{a.window()} << 2);
+            CAPTURE(i, a.ack(), a.window());
+            CHECK(seq32(now_edge) >= seq32(edge));
+            CHECK(now_edge == a.ack() + h.t.rcv_wnd()); // what we accept is what we said
+            edge = now_edge;
+        }
+    }
+    SECTION("nothing is read: the buffer is full to the edge, the field rounds down, the larger edge is still accepted") {
+        h.in(data(seq, our_iss + 1, "abc"));
+        seq += 3;
+        const sent a = h.poll_one();
+        CHECK(a.window() == (131072 - 4) / 4); // 131069 bytes left: 32767 units
+        CHECK(h.t.rcv_wnd() == 131069);       // RFC 7323 2.4: what any ACK allowed is still in window
+    }
+}
+
 TEST_CASE("Window scaling: not used when the SYN-ACK does not carry it, on either side") {
     config c = test_config();
     c.window_scaling = true;

@@ -129,6 +129,7 @@ struct sent {
     tcp_repr h{};
     std::string payload;
     instant when{};
+    bool df = true; ///< the IPv4 DF bit the interface is told to set (segment_out::dont_fragment)
 
     [[nodiscard]] std::uint8_t flags() const noexcept { return h.flags; }
     [[nodiscard]] std::uint32_t seq() const noexcept { return h.seq.value(); }
@@ -144,7 +145,7 @@ struct sent {
 };
 
 inline sent copy_of(const segment_out& s, instant when) {
-    sent c{s.header, {}, when};
+    sent c{s.header, {}, when, s.dont_fragment};
     for (const auto& piece : s.payload) c.payload.append(reinterpret_cast<const char*>(piece.data()), piece.size());
     c.h.payload = {};
     return c;

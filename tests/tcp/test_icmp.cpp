@@ -254,6 +254,35 @@ TEST_CASE("the path MTU only goes down, and never below 576 (an MSS of 536)") {
     for (const auto& s : h.poll()) CHECK(s.len() <= 536);
 }
 
+TEST_CASE("a next-hop MTU below 576 clears DF: the path MTU stays at 576 and what is in flight goes again without DF (Linux)") {
+    const bool at_floor_first = GENERATE(false, true); // 576 was reached by an earlier report, or this one lowers to it
+    CAPTURE(at_floor_first);
+    established_client h;
+    h.send(pattern(4000));
+    for (const auto& s : h.poll()) CHECK(s.df);
+    if (at_floor_first) {
+        REQUIRE(h.t.on_path_mtu(h.now, 576, seq32(1001)) == icmp_outcome::mtu_lowered);
+        const auto again = h.poll();
+        REQUIRE_FALSE(again.empty());
+        for (const auto& s : again) CHECK(s.df); // 576 itself is a path MTU like any other
+    }
+    CHECK(h.t.on_path_mtu(h.now, 400, seq32(1001)) == icmp_outcome::mtu_lowered);
+    CHECK(h.t.path_mtu() == 576);
+    CHECK(h.t.send_mss() == 536);
+    const auto resent = h.poll(); // from SND.UNA at once, now without DF for the small hop to fragment
+    REQUIRE_FALSE(resent.empty());
+    CHECK(resent.front().seq() == 1001);
+    for (const auto& s : resent) {
+        CHECK_FALSE(s.df);
+        CHECK(s.len() <= 536);
+    }
+    CHECK(h.t.on_path_mtu(h.now, 300, seq32(1001)) == icmp_outcome::ignored); // nothing more to lower
+    h.in(ack(peer_iss + 1, 1001 + 4000));
+    h.send(pattern(100));
+    const sent later = h.poll_one();
+    CHECK_FALSE(later.df); // and it stays off
+}
+
 TEST_CASE("a path MTU below the peer's MSS caps it when the SYN-ACK arrives later") {
     harness h;
     h.connect();

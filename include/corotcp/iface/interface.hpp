@@ -892,7 +892,7 @@ private:
     void emit_tcp(const four_tuple& t, const tcp::segment_out& seg, Tx& tx) {
         const std::size_t tcp_len = seg.header.header_len() + seg.payload_size();
         packet p = take_packet(wire::ipv4_header_len + tcp_len);
-        const wire::ipv4_repr ip{t.local, t.remote, wire::ip_protocol::tcp, 64, next_ip_id_++, true,
+        const wire::ipv4_repr ip{t.local, t.remote, wire::ip_protocol::tcp, 64, next_ip_id_++, seg.dont_fragment,
                                  static_cast<std::uint16_t>(tcp_len)};
         ip.emit(p.bytes());
         seg.header.emit_with_payload(p.bytes().subspan(wire::ipv4_header_len), t.local, t.remote, seg.payload[0],

@@ -87,6 +87,9 @@ struct segment_out {
     /// TSO (config::tso_max): > 0 when the payload is several segments of this many bytes (the
     /// MSS), for the link to cut up; 0 for an ordinary segment.
     std::uint16_t gso_size = 0;
+    /// The IPv4 header's DF bit: set (path MTU discovery, RFC 1191) unless a router reported a
+    /// next-hop MTU below 576, which the path MTU is not lowered to (tcb::on_path_mtu).
+    bool dont_fragment = true;
 
     [[nodiscard]] std::size_t payload_size() const noexcept { return payload[0].size() + payload[1].size(); }
 };
@@ -367,12 +370,22 @@ public:
     /// RFC 1191: "fragmentation needed and DF set" with next-hop MTU `mtu`, about the segment
     /// numbered `quoted_seq` (checked as in on_icmp_error). The path MTU only ever goes down here,
     /// and never below 576 (min_path_mtu; the interface has already replaced an old router's 0 by
-    /// an RFC 1191 7 plateau). The MSS follows (MTU - 40, less the timestamp option), and what is
+    /// an RFC 1191 7 plateau). A report below 576 also clears DF on what follows, so that a
+    /// router of a smaller MTU fragments our 576-byte packets instead of dropping them (Linux
+    /// locks the path MTU at its minimum and sends without DF: ip_dont_fragment). The MSS
+    /// follows (MTU - 40, less the timestamp option), and what is
     /// in flight was dropped by the router: it goes again at once, re-segmented, from SND.UNA
     /// (SACKed ranges skipped; Linux: tcp_simple_retransmit). No congestion signal: cwnd and
     /// ssthresh stay (RFC 1191 6.4).
     icmp_outcome on_path_mtu(instant now, std::uint32_t mtu, seq32 quoted_seq) {
         if (!takes_icmp() || !quotes_unacknowledged(quoted_seq)) return icmp_outcome::ignored;
+        if (mtu < min_path_mtu && !pmtu_locked_) {
+            pmtu_locked_ = true;
+            if (path_mtu_ <= min_path_mtu) { // already at the floor: only DF changes; resend without it
+                if (syn_acked_ && is_synchronized(state_)) resend_after_mtu_drop(now);
+                return icmp_outcome::mtu_lowered;
+            }
+        }
         mtu = std::max(mtu, min_path_mtu);
         if (mtu >= path_mtu_) return icmp_outcome::ignored;
         path_mtu_ = mtu;
@@ -1778,7 +1791,8 @@ private:
             r.seq = reply_rst_.seq;
             r.ack = reply_rst_.ack;
             r.flags = reply_rst_.flags;
-            emit_segment(emit, segment_out{r, {}});
+            segment_out out{r, {}};
+            emit_segment(emit, out);
             reply_rst_ = {};
         }
         if (rst_pending_) {
@@ -2069,7 +2083,8 @@ private:
     }
 
     template <class Emit>
-    void emit_segment(Emit& emit, const segment_out& s) {
+    void emit_segment(Emit& emit, segment_out& s) {
+        s.dont_fragment = !pmtu_locked_;
         if (s.header.has(tcp_flags::ack)) { // every ACK we send carries all we owe
             last_ack_sent_ = s.header.ack;
             if (dsack_ && s.header.options.sack_count > 0) { // a D-SACK is reported once (RFC 2883 4)
@@ -2086,12 +2101,25 @@ private:
 
     /// The window field, with receiver SWS avoidance (RFC 9293 3.8.6.2.2): the right edge moves
     /// only in steps of at least min(buffer/2, MSS), and it never moves left.
+    ///
+    /// With a window scale the field counts units of 2^shift, so a window that is not a multiple
+    /// of the unit (RCV.NXT moved by an odd amount) would be rounded down and the edge the peer
+    /// sees would move left by up to 2^shift - 1 bytes (RFC 7323 2.4). As Linux does, the window
+    /// is rounded up instead when the buffer holds the extra bytes, and rcv_adv_ takes the edge
+    /// so announced (segments up to it are accepted). Only when the buffer is full to the edge
+    /// does the field round down; rcv_adv_ keeps the larger edge, which RFC 7323 2.4 asks for.
     [[nodiscard]] std::uint16_t window_field(bool syn) const noexcept {
-        const seq32 edge = rcv_nxt_ + rcv_space(syn);
+        const std::uint32_t space = rcv_space(syn);
+        const seq32 edge = rcv_nxt_ + space;
         if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= sws_step()) rcv_adv_ = edge;
-        const std::uint32_t wnd = rcv_wnd();
-        const std::uint32_t field = syn ? wnd : wnd >> rcv_wscale_;
-        return static_cast<std::uint16_t>(std::min<std::uint32_t>(field, 0xFFFF));
+        std::uint32_t wnd = rcv_wnd();
+        if (syn) return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd, 0xFFFF));
+        const std::uint32_t unit = (std::uint32_t{1} << rcv_wscale_) - 1;
+        if ((wnd & unit) != 0 && (wnd | unit) < space) {
+            wnd = (wnd | unit) + 1;
+            rcv_adv_ = rcv_nxt_ + wnd;
+        }
+        return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd >> rcv_wscale_, 0xFFFF));
     }
 
     /// Receiver SWS avoidance's step: the right edge moves by at least min(buffer / 2, MSS).
@@ -2195,6 +2223,7 @@ private:
     bool rtt_timing_ = false;          ///< a segment is being timed for an RTT sample (rtt_seq_, rtt_start_)
     bool in_recovery_ = false;         ///< in fast recovery (RFC 6675 / RFC 6582), until recover_ is acked
     bool cwnd_limited_ = false;        ///< a transmission in the current window found cwnd full (cwnd_limited)
+    bool pmtu_locked_ = false;         ///< an ICMP reported a path MTU below 576: send without DF (on_path_mtu)
     seq32 rtt_seq_;                    ///< the sequence number being timed
 
     // timers
