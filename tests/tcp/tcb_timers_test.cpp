@@ -356,7 +356,7 @@ TEST_CASE("ESTABLISHED: keepalive is off by default: an idle connection has no d
     CHECK(h.t.next_deadline() == instant::never());
 }
 
-TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s, 9 unanswered probes end it with timed_out at 7875 s") {
+TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s, 9 unanswered probes end it with a RST and timed_out at 7875 s") {
     config c = test_config();
     c.keepalive = true;
     harness h(c);
@@ -375,9 +375,79 @@ TEST_CASE("ESTABLISHED: keepalive probes at 7200 s, then every 75 s, 9 unanswere
     }
     CHECK(h.st() == state::established);
     CHECK(h.t.next_deadline() == t0 + 7875_s);
-    CHECK(h.run_until(t0 + 7875_s).empty());
+    const auto end = h.run_until(t0 + 7875_s);
+    REQUIRE(end.size() == 1); // Linux's tcp_keepalive_timer resets: a peer that still holds state drops it
+    CHECK(end[0].flags() == (R | A));
+    CHECK(end[0].seq() == our_iss + 1);
     CHECK(h.st() == state::closed);
     CHECK(h.t.error() == errc::timed_out);
+}
+
+TEST_CASE("keepalive: TCP_USER_TIMEOUT replaces the probe count, ending at the first timer after a probe that finds the peer silent that long (Linux)") {
+    config c = test_config();
+    c.keepalive = true;
+    c.keepalive_idle = 60_s;
+    c.keepalive_interval = 10_s;
+    c.keepalive_probes = 3;
+    const auto [user_timeout, end, probes] = GENERATE(table<int, int, std::size_t>({
+        {300, 300, 24}, // probes at 60, 70, ..., 290 s: more than 3
+        {30, 70, 1},    // the first probe at 60 s is sent, the next timer ends it
+    }));
+    CAPTURE(user_timeout);
+    c.user_timeout = duration::seconds(user_timeout);
+    harness h(c);
+    h.establish_as_client();
+    const instant t0 = h.now;
+    const auto out = h.run_until(t0 + duration::seconds(end) - 1_us);
+    CHECK(out.size() == probes);
+    for (const auto& p : out) CHECK(p.seq() == our_iss);
+    CHECK(h.st() == state::established);
+    const auto last = h.run_until(t0 + duration::seconds(end));
+    REQUIRE(last.size() == 1);
+    CHECK(last[0].flags() == (R | A));
+    CHECK(h.st() == state::closed);
+    CHECK(h.t.error() == errc::timed_out);
+}
+
+TEST_CASE("keepalive: no probe while data waits behind a zero window: the persist timer watches the peer (Linux)") {
+    config c = test_config();
+    c.keepalive = true;
+    c.keepalive_idle = 30_s;
+    c.keepalive_interval = 5_s;
+    c.keepalive_probes = 3;
+    harness h(c);
+    const instant t0 = stalled_on_zero_window(h); // "hello" queued, the peer silent from now on
+    const auto out = h.run_until(t0 + 200_s);
+    // zero-window probes only, at the backed-off RTO (a keepalive probe would be the same
+    // segment, at +30, 35 and 40 s, and would end the connection at +45 s)
+    const std::vector<std::int64_t> persist_ms{300, 900, 2100, 4500, 9300, 18900, 38100, 76500, 153300};
+    REQUIRE(out.size() == persist_ms.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        INFO(describe(out[i]));
+        CHECK(out[i].when == t0 + duration::millis(persist_ms[i]));
+    }
+    CHECK(h.st() == state::established);
+}
+
+TEST_CASE("keepalive: a segment dropped as unacceptable does not restart the idle time or forget the probes sent (Linux's rcv_tstamp)") {
+    config c = test_config();
+    c.keepalive = true;
+    harness h(c);
+    h.establish_as_client();
+    const instant t0 = h.now;
+    REQUIRE(h.run_until(t0 + 7200_s).size() == 1);
+    const int kind = GENERATE(0, 1, 2);
+    CAPTURE(kind);
+    h.advance(10_s);
+    if (kind == 0) h.in(data(peer_iss + 1 + 200000, our_iss + 1, "x")); // beyond the window
+    if (kind == 1) h.in(rst(peer_iss + 100));                          // in window, not at RCV.NXT
+    if (kind == 2) h.in(ack(peer_iss + 1, our_iss + 50));               // acknowledges what was never sent
+    h.poll();                                                            // (an ACK or a challenge ACK)
+    CHECK(h.t.keepalive_deadline() == t0 + 7275_s);
+    const auto rest = h.run_until(t0 + 7875_s);
+    REQUIRE_FALSE(rest.empty());
+    CHECK(rest.back().flags() == (R | A)); // still 9 probes in all, and the end at 7875 s
+    CHECK(h.st() == state::closed);
 }
 
 TEST_CASE("ESTABLISHED: an answered keepalive probe restarts the idle time") {

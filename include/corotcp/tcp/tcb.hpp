@@ -712,7 +712,6 @@ private:
     };
 
     void on_segment_synchronized(instant now, const wire::tcp_repr& seg) {
-        note_activity(now);
         if (state_ == state::syn_rcvd && seg.has(tcp_flags::syn) && seg.seq == irs_) {
             if (!seg.has(tcp_flags::ack)) {
                 syn_pending_ = true; // the peer retransmitted its SYN: our SYN-ACK was lost
@@ -854,7 +853,10 @@ private:
         // Only now, with the RST, SYN and ACK checks passed: a segment those checks drop must not
         // move TS.Recent, or one forged in-window segment with a far-future TSval would make PAWS
         // drop everything the peer sends after it (Linux updates it in tcp_ack for this reason).
+        // Keepalive's idle clock likewise (Linux's rcv_tstamp): a stale or forged segment must
+        // not keep a dead peer's connection alive.
         update_ts_recent(now, seg);
+        note_activity(now);
         const bool window_changed = update_send_window(seg);
         // PRR's DeliveredData (RFC 6937): the growth of SND.UNA plus what is SACKed above it
         const seq32 una_before = snd_una_;
@@ -1638,19 +1640,29 @@ private:
         arm_persist(now);
     }
 
-    /// RFC 1122 4.2.3.6: after keepalive_idle without a segment, probe every keepalive_interval;
-    /// keepalive_probes unanswered probes end the connection.
+    /// RFC 1122 4.2.3.6: after keepalive_idle without an acceptable segment, probe every
+    /// keepalive_interval; keepalive_probes unanswered probes end the connection with a RST
+    /// (Linux's tcp_keepalive_timer). With TCP_USER_TIMEOUT set, that replaces the probe count: the
+    /// end comes at the first timer, after one probe at least, that finds the peer silent for the
+    /// user timeout. While data waits to be sent or acknowledged the connection needs no probe (the
+    /// retransmission or persist timer watches the peer): the timer only looks again an idle
+    /// period later.
     void on_keepalive_timeout(instant now) {
         keepalive_deadline_ = instant::never();
         if (!cfg_->keepalive) return;
-        if (keepalive_sent_ >= cfg_->keepalive_probes) {
+        if (snd_max_ != snd_una_ || snd_buf_.size() > 0) {
+            keepalive_deadline_ = now + cfg_->keepalive_idle;
+            return;
+        }
+        // silent since the last acceptable segment: the idle time and one interval per probe
+        const duration silent = cfg_->keepalive_idle + cfg_->keepalive_interval * keepalive_sent_;
+        if (has_user_timeout() ? keepalive_sent_ > 0 && silent >= cfg_->user_timeout
+                               : keepalive_sent_ >= cfg_->keepalive_probes) {
             transition(now, event::timeout_keepalive);
             return;
         }
-        if (snd_max_ == snd_una_) { // data in flight is already being retransmitted: no probe needed
-            bump(keepalive_sent_);
-            probe_pending_ = true;
-        }
+        bump(keepalive_sent_);
+        probe_pending_ = true;
         keepalive_deadline_ = now + cfg_->keepalive_interval;
     }
 
