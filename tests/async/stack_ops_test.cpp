@@ -160,6 +160,7 @@ TEST_CASE("A request is answered in the loop turn that delivers it, and with imm
     for (auto* st : {&o.client, &o.server}) {
         st->tcp.no_delay = true;
         st->tcp.delayed_ack = delayed;
+        st->tcp.max_quick_acks = 0; // else the connection's first data is ACKed at once (quick ACK mode)
     }
     connected f(o);
     auto& [n2, l2, c2, s2] = f;

@@ -314,6 +314,116 @@ TEST_CASE("ESTABLISHED: with delayed_ack off every segment is ACKed at once") {
     CHECK(h.poll_one().ack() == peer_iss + 5);
 }
 
+// ================================================================== quick ACK mode (Linux)
+
+namespace {
+config quick_ack_config() {
+    config c = test_config();
+    c.max_quick_acks = 16; // the default; test_config() turns it off for the delayed-ACK tests
+    return c;
+}
+/// `n` segments of 10 bytes from the peer, 1 ms apart, read at once; returns how many were ACKed
+/// at once (at their own poll). RCV.NXT runs on from `seq`, which is updated.
+std::size_t small_segments(harness& h, std::uint32_t& seq, int n) {
+    std::size_t acked_at_once = 0;
+    for (int i = 0; i < n; ++i) {
+        h.advance(1_ms);
+        h.in(data(seq, our_iss + 1, "0123456789"));
+        seq += 10;
+        h.recv();
+        const auto out = h.poll();
+        if (!out.empty() && out.back().ack() == seq) ++acked_at_once;
+    }
+    return acked_at_once;
+}
+} // namespace
+
+TEST_CASE("quick ACK mode: the first 16 data segments of a connection are ACKed at once, then ACKs are delayed") {
+    harness h(quick_ack_config());
+    h.establish_as_client();
+    h.advance(1_s); // nothing sent: the connection is not interactive
+    std::uint32_t seq = peer_iss + 1;
+    CHECK(small_segments(h, seq, 16) == 16);
+    CHECK(h.t.delayed_ack_deadline() == instant::never());
+    CHECK(small_segments(h, seq, 1) == 0); // the 17th waits for the timer
+    CHECK(h.t.delayed_ack_deadline() == h.now + 40_ms);
+}
+
+TEST_CASE("quick ACK mode: half the window in segments if that is fewer, at least 2") {
+    config c = quick_ack_config();
+    c.recv_buffer = 2048; // 2048 / (2 x 536): 1 segment, so 2
+    harness h(c);
+    h.establish_as_client();
+    h.advance(1_s);
+    std::uint32_t seq = peer_iss + 1;
+    CHECK(small_segments(h, seq, 3) == 2);
+}
+
+TEST_CASE("quick ACK mode: a reply within 40 ms makes the connection interactive, the ACK then rides on the next reply, and a delayed ACK that has to fire ends it") {
+    harness h(quick_ack_config());
+    h.establish_as_client();
+    h.advance(1_s);
+    h.in(data(peer_iss + 1, our_iss + 1, "q1"));
+    CHECK(h.poll_one().ack() == peer_iss + 3); // quick
+    h.advance(5_ms);
+    h.send("a1"); // answers within 40 ms: interactive
+    CHECK(h.poll_one().payload == "a1");
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 3, our_iss + 3));
+    h.in(data(peer_iss + 3, our_iss + 3, "q2"));
+    h.poll_none(); // quick ACKs are left, but the ACK waits for the reply
+    h.advance(5_ms);
+    h.send("a2");
+    const sent a2 = h.poll_one();
+    CHECK(a2.payload == "a2");
+    CHECK(a2.ack() == peer_iss + 5);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 5, our_iss + 5));
+    h.in(data(peer_iss + 5, our_iss + 5, "q3"));
+    h.poll_none();
+    const auto timer = h.run_until(h.now + 40_ms); // no reply: the delayed ACK fires
+    REQUIRE(timer.size() == 1);
+    CHECK(timer[0].ack() == peer_iss + 7);
+    h.advance(100_ms);
+    h.in(data(peer_iss + 7, our_iss + 5, "q4"));
+    CHECK(h.poll_one().ack() == peer_iss + 9); // no longer interactive: quick again
+}
+
+TEST_CASE("quick ACK mode: a client that writes right after the handshake is interactive from the start (its first reply waits 40 ms for an ACK)") {
+    harness h(quick_ack_config());
+    h.establish_as_client();
+    h.send("GET /");
+    CHECK(h.poll_one().payload == "GET /");
+    h.advance(100_ms);
+    h.in(data(peer_iss + 1, our_iss + 6, "200 OK"));
+    h.poll_none();
+    CHECK(h.t.delayed_ack_deadline() == h.now + 40_ms);
+}
+
+TEST_CASE("quick ACK mode: again after a silence longer than the RTO, and after a retransmitted duplicate") {
+    harness h(quick_ack_config());
+    h.establish_as_client(); // RTO 300 ms
+    h.advance(1_s);
+    std::uint32_t seq = peer_iss + 1;
+    REQUIRE(small_segments(h, seq, 16) == 16);
+    REQUIRE(small_segments(h, seq, 1) == 0);
+    h.run_until(h.now + 40_ms);
+    SECTION("silence") {
+        h.advance(200_ms); // within the RTO: still delayed
+        CHECK(small_segments(h, seq, 1) == 0);
+        h.run_until(h.now + 40_ms);
+        h.advance(1_s);
+        CHECK(small_segments(h, seq, 1) == 1);
+        CHECK(small_segments(h, seq, 14) == 14); // a run of 16 again (the 1 ms gaps, then 2 more)
+    }
+    SECTION("duplicate") {
+        h.advance(10_ms);
+        h.in(data(seq - 10, our_iss + 1, "0123456789")); // the peer resent what we ACKed late
+        CHECK(h.poll_one().ack() == seq);
+        CHECK(small_segments(h, seq, 16) == 16);
+    }
+}
+
 // ================================================================== the one-pass receive path
 
 TEST_CASE("receive_landing: in-order data gets its place in the receive buffer, and a segment placed there is not copied again") {

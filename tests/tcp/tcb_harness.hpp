@@ -177,6 +177,7 @@ inline std::string describe(const sent& s) {
     c.sack = false;
     c.tail_loss_probe = false;
     c.congestion = congestion_control::newreno;
+    c.max_quick_acks = 0; // delayed ACKs from the first segment; quick ACK mode has its own tests
     return c;
 }
 

@@ -91,6 +91,12 @@ struct config {
     // --- acknowledgements and small segments ---
     bool delayed_ack = true;                    ///< RFC 1122 4.2.3.2: ACK at least every second full segment
     duration ack_delay = duration::millis(40);  ///< Linux's minimum delayed-ACK timeout
+    /// Quick ACK mode (Linux's TCP_MAX_QUICKACKS): the first data of a connection, the first after
+    /// a silence longer than the RTO, and a retransmitted duplicate start a run of up to this many
+    /// ACKs sent at once (half the window in segments, if that is fewer; at least 2), except
+    /// while the connection is interactive (a reply goes within ack_delay of the data it answers:
+    /// the ACK rides on it). 0: delayed ACKs from the first segment.
+    std::uint8_t max_quick_acks = 16;
     bool no_delay = false;                      ///< TCP_NODELAY: disable Nagle's algorithm (RFC 896)
     /// tcp_invalid_ratelimit (RFC 5961 7, ACK throttling): at most one ACK per this interval for
     /// segments we drop without data (out of window, PAWS, an ACK of unsent data) and for challenge

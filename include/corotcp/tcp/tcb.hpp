@@ -612,7 +612,7 @@ private:
         ts_ok_ = cfg_->timestamps && syn.options.timestamps.has_value();
         if (ts_ok_) {
             ts_recent_ = syn.options.timestamps->value;
-            ts_recent_stamp_ = now;
+            ts_recent_sec_ = stamp_sec(now);
             snd_mss_ -= ts_option_space;
         }
         sack_ok_ = cfg_->sack && syn.options.sack_permitted;
@@ -666,6 +666,7 @@ private:
     /// Our SYN is acknowledged: SND.UNA advances past it and the window comes from this segment.
     void ack_our_syn(instant now, const wire::tcp_repr& seg) {
         syn_acked_ = true;
+        lrcv_ms_ = stamp_ms(now); // a reply sent soon after the open is interactive (note_data_sent)
         syn_pending_ = false;
         snd_una_ = seg.ack;
         if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
@@ -737,6 +738,8 @@ private:
             if (!seg.has(tcp_flags::rst)) {
                 ack_invalid(now, seg);
                 note_duplicate(seg);
+                // data we already have: the peer resent it, so our ACK came too late or was lost
+                if (!seg.payload.empty() && seg.seq < rcv_nxt_) enter_quick_ack_mode();
             }
             ++stats_.dropped_out_of_window;
             return;
@@ -991,7 +994,7 @@ private:
     /// Segments without the option are accepted, as Linux does (7323 3.2 says SHOULD drop).
     [[nodiscard]] bool paws_rejects(instant now, const wire::tcp_repr& seg) const noexcept {
         if (!ts_ok_ || !seg.options.timestamps || seg.has(tcp_flags::rst)) return false;
-        if (now - ts_recent_stamp_ > paws_idle_limit) return false;
+        if (stamp_sec(now) - ts_recent_sec_ > paws_idle_seconds) return false;
         return static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) < 0;
     }
 
@@ -1000,10 +1003,10 @@ private:
     void update_ts_recent(instant now, const wire::tcp_repr& seg) noexcept {
         if (!ts_ok_ || !seg.options.timestamps) return;
         const bool newer = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_) >= 0;
-        const bool stale = now - ts_recent_stamp_ > paws_idle_limit; // invalid: any value replaces it
+        const bool stale = stamp_sec(now) - ts_recent_sec_ > paws_idle_seconds; // invalid: any value replaces it
         if ((newer || stale) && seg.seq <= last_ack_sent_) {
             ts_recent_ = seg.options.timestamps->value;
-            ts_recent_stamp_ = now;
+            ts_recent_sec_ = stamp_sec(now);
         }
     }
 
@@ -1421,7 +1424,38 @@ private:
             }
             ack_now_ = true;
         }
+        note_data_received(now);
         schedule_ack(now, n); // (on_segment wakes the user: data to read)
+    }
+
+    /// Linux's quick ACK mode (tcp_event_data_recv, tcp_incr_quickack): the first data of a
+    /// connection, and the first after a silence longer than the RTO, start a run of up to
+    /// max_quick_acks (16) ACKs sent at once (fewer when the window holds fewer than 32
+    /// segments), so that a sender in
+    /// slow start, or restarting after idle, is not held back by delayed ACKs. The run does not
+    /// apply while the connection is interactive (pingpong_): there the ACK waits to ride on
+    /// the reply.
+    void note_data_received(instant now) {
+        const std::uint32_t ms = stamp_ms(now);
+        const auto silence = duration::millis(static_cast<std::int64_t>(ms - lrcv_ms_));
+        if (!data_received_ || (silence > cfg_->rto_min && silence > rtt_.rto())) add_quick_acks();
+        data_received_ = true;
+        lrcv_ms_ = ms;
+    }
+    void add_quick_acks() noexcept {
+        std::uint32_t n = rcv_wnd() / (2 * std::max<std::uint32_t>(rcv_mss_, 1));
+        n = std::min<std::uint32_t>(std::max(n, 2u), cfg_->max_quick_acks);
+        quick_acks_ = static_cast<std::uint8_t>(std::max<std::uint32_t>(quick_acks_, n));
+    }
+    /// Linux's tcp_enter_quickack_mode: quick ACKs, and the connection no longer counts as interactive.
+    void enter_quick_ack_mode() noexcept {
+        add_quick_acks();
+        pingpong_ = false;
+    }
+    /// Data sent within ack_delay of data received answers it: the connection is interactive, and
+    /// its ACKs wait for the reply (Linux's tcp_event_data_sent and pingpong mode, threshold 1).
+    void note_data_sent(instant now) noexcept {
+        if (duration::millis(static_cast<std::int64_t>(stamp_ms(now) - lrcv_ms_)) < cfg_->ack_delay) pingpong_ = true;
     }
 
     void advance_rcv_nxt(std::uint32_t n) {
@@ -1434,7 +1468,7 @@ private:
     /// and within ack_delay otherwise.
     void schedule_ack(instant now, std::uint32_t bytes) {
         ack_pending_bytes_ += bytes;
-        if (!cfg_->delayed_ack || ack_pending_bytes_ >= 2 * rcv_mss_) {
+        if (!cfg_->delayed_ack || ack_pending_bytes_ >= 2 * rcv_mss_ || (quick_acks_ > 0 && !pingpong_)) {
             ack_now_ = true;
         } else if (delack_deadline_.is_never()) {
             delack_deadline_ = now + cfg_->ack_delay;
@@ -1482,6 +1516,7 @@ private:
         if (delack_deadline_ <= now) {
             delack_deadline_ = instant::never();
             ack_now_ = true;
+            pingpong_ = false; // the reply did not come in time: ACK at once again (Linux's delack timer)
         }
     }
 
@@ -1731,7 +1766,11 @@ private:
 
     /// A reset in reply to one segment (RFC 9293 3.10.7.3/4, 3.5.2).
     void reply_reset(const wire::tcp_repr& seg) {
-        if (auto r = reset_for(seg)) reply_rst_ = {r->seq, r->ack, r->flags};
+        if (auto r = reset_for(seg)) {
+            reply_rst_seq_ = r->seq;
+            reply_rst_ack_ = r->ack;
+            reply_rst_flags_ = r->flags;
+        }
     }
 
     void release() {
@@ -1751,7 +1790,7 @@ private:
     }
 
     [[nodiscard]] [[gnu::always_inline]] bool has_output() const noexcept {
-        if (rst_pending_ || reply_rst_.flags != 0) return true;
+        if (rst_pending_ || reply_rst_flags_ != 0) return true;
         if (state_ == state::closed || state_ == state::listen) return false;
         if (state_ == state::time_wait) return ack_now_; // TIME-WAIT only ever sends ACKs
         if (syn_pending_ || ack_now_ || probe_pending_ || retransmit_head_ || tlp_pending_) return true;
@@ -1796,16 +1835,16 @@ private:
     template <class Emit>
     void transmit(instant now, Emit& emit) {
         tx_tsval_ = tsval(now);
-        if (reply_rst_.flags != 0) {
+        if (reply_rst_flags_ != 0) {
             wire::tcp_repr r{};
             r.src_port = local_port_;
             r.dst_port = remote_port_;
-            r.seq = reply_rst_.seq;
-            r.ack = reply_rst_.ack;
-            r.flags = reply_rst_.flags;
+            r.seq = reply_rst_seq_;
+            r.ack = reply_rst_ack_;
+            r.flags = reply_rst_flags_;
             segment_out out{r, {}};
             emit_segment(emit, out);
-            reply_rst_ = {};
+            reply_rst_flags_ = 0;
         }
         if (rst_pending_) {
             rst_pending_ = false;
@@ -1889,6 +1928,7 @@ private:
     }
 
     [[nodiscard]] static std::uint32_t stamp_ms(instant t) noexcept { return static_cast<std::uint32_t>(t.us / 1000); }
+    [[nodiscard]] static std::uint32_t stamp_sec(instant t) noexcept { return static_cast<std::uint32_t>(t.us / 1'000'000); }
 
     /// New data is about to go out with nothing in flight. RFC 9438 5.8: CUBIC's epoch skips the
     /// time since the last data sent (Linux's CA_EVENT_TX_START). RFC 5681 4.1, as Linux's
@@ -2048,7 +2088,10 @@ private:
             rtx_deadline_ = now + rtt_.rto();
             stall_start_ = now;
         }
-        if (len > 0) last_data_ms_ = stamp_ms(now);
+        if (len > 0) {
+            last_data_ms_ = stamp_ms(now);
+            note_data_sent(now);
+        }
         if (in_recovery_) prr_out_ += len + (fin ? 1u : 0u);
         stats_.bytes_out += len;
         emit_segment(emit, s);
@@ -2099,6 +2142,7 @@ private:
         s.dont_fragment = !pmtu_locked_;
         if (s.header.has(tcp_flags::ack)) { // every ACK we send carries all we owe
             last_ack_sent_ = s.header.ack;
+            if (ack_pending_bytes_ > 0 && quick_acks_ > 0) --quick_acks_; // (Linux's tcp_dec_quickack_mode)
             if (dsack_ && s.header.options.sack_count > 0) { // a D-SACK is reported once (RFC 2883 4)
                 dsack_.reset();
                 ++stats_.dsacks_sent;
@@ -2120,7 +2164,7 @@ private:
     /// is rounded up instead when the buffer holds the extra bytes, and rcv_adv_ takes the edge
     /// so announced (segments up to it are accepted). Only when the buffer is full to the edge
     /// does the field round down; rcv_adv_ keeps the larger edge, which RFC 7323 2.4 asks for.
-    [[nodiscard]] std::uint16_t window_field(bool syn) const noexcept {
+    [[nodiscard]] [[gnu::always_inline]] std::uint16_t window_field(bool syn) const noexcept {
         const std::uint32_t space = rcv_space(syn);
         const seq32 edge = rcv_nxt_ + space;
         if (edge > rcv_adv_ && static_cast<std::uint32_t>(edge - rcv_adv_) >= sws_step()) rcv_adv_ = edge;
@@ -2199,11 +2243,12 @@ private:
 
     // options (RFC 7323, RFC 2018)
     static constexpr std::uint32_t ts_option_space = 12;          ///< NOP, NOP, TS (10 bytes)
-    static constexpr duration paws_idle_limit = duration::seconds(24 * 24 * 3600); ///< RFC 7323 5.5
+    static constexpr std::uint32_t paws_idle_seconds = 24 * 24 * 3600; ///< RFC 7323 5.5: 24 days
     std::uint32_t ts_offset_ = 0;      ///< TSval = milliseconds of `now` + this
     std::uint32_t ts_recent_ = 0;      ///< TS.Recent: the TSval we echo (RFC 7323 4.3)
     std::uint32_t oow_ack_ms_ = 0;     ///< when an ACK for an invalid segment last went out (ack_rate_limited)
-    instant ts_recent_stamp_;          ///< when TS.Recent was last set (PAWS validity, 5.5)
+    std::uint32_t ts_recent_sec_ = 0;  ///< when TS.Recent was last set, in s of `now` (PAWS validity, 5.5; Linux's ts_recent_stamp)
+    std::uint32_t lrcv_ms_ = 0;        ///< when data last arrived (first: the handshake's end), in ms (Linux's lrcvtime)
     seq32 last_ack_sent_;              ///< Last.ACK.sent: the ACK field of our latest ACK
     std::uint32_t tx_tsval_ = 0;       ///< TSval of what the running transmit() emits
     std::optional<wire::sack_block> dsack_; ///< a duplicate to report in the next ACK (RFC 2883)
@@ -2224,13 +2269,15 @@ private:
     bool rst_pending_ = false;
     bool sack_ok_ = false;             ///< both SYNs carried SACK-permitted
     seq32 rst_seq_;
-    /// A reset owed in reply to one segment (reset_for), without the 96-byte segment record: the
-    /// ports are ours. flags == 0: none.
-    struct owed_reset {
-        seq32 seq;
-        seq32 ack;
-        std::uint8_t flags = 0;
-    } reply_rst_;
+    // A reset owed in reply to one segment (reset_for), without the 96-byte segment record: the
+    // ports are ours. Flags 0: none.
+    seq32 reply_rst_seq_;
+    seq32 reply_rst_ack_;
+    std::uint8_t reply_rst_flags_ = 0;
+    // quick ACK mode and interactive mode (note_data_received)
+    std::uint8_t quick_acks_ = 0;      ///< ACKs still to send at once (Linux's icsk_ack.quick)
+    bool pingpong_ = false;            ///< interactive: ACKs wait to ride on our reply (Linux's pingpong mode)
+    bool data_received_ = false;       ///< some data has arrived: the first starts quick ACK mode
     std::uint32_t ack_pending_bytes_ = 0;
     bool rtt_timing_ = false;          ///< a segment is being timed for an RTT sample (rtt_seq_, rtt_start_)
     bool in_recovery_ = false;         ///< in fast recovery (RFC 6675 / RFC 6582), until recover_ is acked
