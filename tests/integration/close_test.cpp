@@ -735,6 +735,24 @@ TEST_CASE("TIME_WAIT: an old SYN (not beyond RCV.NXT, or an older TSval) is ACKe
     CHECK(a.ts->value == static_cast<std::uint32_t>(a.at.us / 1000) + x.old.ts_offset);
 }
 
+TEST_CASE("TIME_WAIT: the compact record ACKs old SYNs at most once per 500 ms (RFC 5961 7)") {
+    server_time_wait x;
+    x.run();
+    tap t(x.net);
+    const std::uint32_t rn = x.old.rcv_nxt.value();
+    auto acks = [&] { return t.count([](const segment_record& y) { return !y.from_client && y.flags == tcp_flags::ack; }); };
+    for (int i = 0; i < 10; ++i) { // a burst of forged old SYNs
+        x.net.pipe().end_a().transmit(x.net.now(), x.syn(rn - 1, std::nullopt));
+        x.net.run_for(1_ms);
+    }
+    CHECK(acks() == 1);
+    x.net.run_for(500_ms);
+    x.net.pipe().end_a().transmit(x.net.now(), x.syn(rn - 1, std::nullopt));
+    x.net.run_for(1_ms);
+    CHECK(acks() == 2);
+    REQUIRE(x.net.server().iface().find_time_wait(x.server_side));
+}
+
 TEST_CASE("TIME_WAIT: a new incarnation's SYN with no listener on the port is ACKed and TIME_WAIT stays") {
     server_time_wait x;
     x.run();

@@ -347,6 +347,30 @@ TEST_CASE("TIME_WAIT: a retransmitted FIN is ACKed again and restarts 2MSL") {
     CHECK(h.st() == state::closed);
 }
 
+TEST_CASE("TIME_WAIT: SYNs are ACKed at most once per 500 ms, data and retransmitted FINs always (RFC 5961 7, Linux's tcp_invalid_ratelimit)") {
+    harness h;
+    to_time_wait(h);
+    h.advance(1_s);
+    h.in(syn(peer_iss + 1)); // an old SYN: not beyond RCV.NXT
+    CHECK(h.poll_one().flags() == A);
+    h.advance(1_ms);
+    h.in(syn(peer_iss + 1));
+    h.poll_none(); // throttled
+    h.advance(100_ms);
+    h.in(data(peer_iss + 2, our_iss + 2, "x"));
+    CHECK(h.poll_one().ack() == peer_iss + 2);
+    h.in(data(peer_iss + 2, our_iss + 2, "x"));
+    CHECK(h.poll_one().ack() == peer_iss + 2);
+    h.in(fin(peer_iss + 1, our_iss + 2));
+    CHECK(h.poll_one().flags() == A);
+    h.in(fin(peer_iss + 1, our_iss + 2));
+    CHECK(h.poll_one().flags() == A);
+    h.advance(400_ms); // 501 ms after the first SYN's ACK
+    h.in(syn(peer_iss + 1));
+    CHECK(h.poll_one().flags() == A);
+    CHECK(h.st() == state::time_wait);
+}
+
 TEST_CASE("TIME_WAIT: a bare ACK is dropped without reply") {
     harness h;
     to_time_wait(h);

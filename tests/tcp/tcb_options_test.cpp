@@ -319,6 +319,19 @@ TEST_CASE("PAWS: a segment with a TSval older than TS.Recent is dropped and answ
     CHECK(h.recv() == "fresh");
 }
 
+TEST_CASE("PAWS: an old copy of data we have, dropped by PAWS, is reported as a D-SACK (RFC 2883, Linux)") {
+    harness h(ts_config(true, true));
+    establish_with_ts(h, true);
+    h.in(with_ts(data(peer_iss + 1, our_iss + 1, "fresh"), 7100, ts_epoch + 100));
+    h.in(with_ts(data(peer_iss + 1, our_iss + 1, "fresh"), 7050, ts_epoch + 100)); // an old duplicate
+    CHECK(h.t.stats().paws_drops == 1);
+    const sent a = h.poll_one();
+    CHECK(a.ack() == peer_iss + 6);
+    REQUIRE(a.h.options.sack_count == 1);
+    CHECK(a.h.options.sack[0].left.value() == peer_iss + 1);
+    CHECK(a.h.options.sack[0].right.value() == peer_iss + 6);
+}
+
 TEST_CASE("PAWS: a segment dropped by the RST, SYN or ACK checks does not move TS.Recent (RFC 5961, as Linux)") {
     const int kind = GENERATE(0, 1, 2, 3);
     CAPTURE(kind);

@@ -157,6 +157,26 @@ TEST_CASE("D-SACK: a duplicate of held out-of-order data: the D-SACK block, then
     CHECK(blocks_of(a) == std::vector<block>{{5011, 5016}, {5011, 5021}, {5041, 5051}});
 }
 
+TEST_CASE("D-SACK: a segment that partly repeats held out-of-order data reports the repeated part (RFC 2883, Linux)") {
+    harness h(sack_config());
+    establish_with_sack(h);
+    h.in(data(peer_iss + 11, our_iss + 1, "0123456789")); // [5011, 5021) held
+    h.poll();
+    SECTION("the segment lies beyond RCV.NXT and starts in front of the held range") {
+        h.in(data(peer_iss + 6, our_iss + 1, "abcde01234")); // [5006, 5016)
+        const sent a = h.poll_one();
+        CHECK(a.ack() == peer_iss + 1);
+        CHECK(blocks_of(a) == std::vector<block>{{5011, 5016}, {5006, 5021}});
+    }
+    SECTION("the segment fills the hole at RCV.NXT and runs into the held range") {
+        h.in(data(peer_iss + 1, our_iss + 1, "abcdefghij01234")); // [5001, 5016)
+        const sent a = h.poll_one();
+        CHECK(a.ack() == peer_iss + 21);
+        CHECK(blocks_of(a) == std::vector<block>{{5011, 5016}});
+        CHECK(h.recv() == "abcdefghij0123456789");
+    }
+}
+
 // ================================================================== sender: scoreboard and recovery (RFC 6675)
 // The peer's MSS is 1000, the RTT 100 ms (RTO 300 ms), IW 10 segments: ten segments [1001 + 1000k, 2001 + 1000k).
 

@@ -640,19 +640,20 @@ private:
         case tcp::time_wait_verdict::ack_and_restart:
             r.expires = now + duration::millis(r.two_msl_ms);
             tw_expiry_.emplace(r.expires, t);
-            [[fallthrough]];
-        case tcp::time_wait_verdict::ack: {
-            wire::tcp_repr a{};
-            a.src_port = t.local_port;
-            a.dst_port = t.remote_port;
-            a.seq = r.snd_nxt;
-            a.ack = r.rcv_nxt;
-            a.flags = wire::tcp_flags::ack;
-            a.window = r.window;
-            a.options.timestamps = r.timestamps(now);
-            replies_.push_back({t, a});
+            break;
+        case tcp::time_wait_verdict::ack:
+            if (!tcp::invalid_segment_ack_allowed(r.last_oow_ack_ms, seg, now, cfg_.tcp.invalid_ratelimit)) return;
+            break;
         }
-        }
+        wire::tcp_repr a{};
+        a.src_port = t.local_port;
+        a.dst_port = t.remote_port;
+        a.seq = r.snd_nxt;
+        a.ack = r.rcv_nxt;
+        a.flags = wire::tcp_flags::ack;
+        a.window = r.window;
+        a.options.timestamps = r.timestamps(now);
+        replies_.push_back({t, a});
     }
 
     void reply_reset(const four_tuple& t, const wire::tcp_repr& seg) {

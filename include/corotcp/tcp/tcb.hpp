@@ -481,7 +481,7 @@ public:
     /// The compact TIME-WAIT record that can replace this TCB once the application let go.
     [[nodiscard]] time_wait_record to_time_wait_record() const noexcept {
         return {snd_max_, rcv_nxt_, window_field(false), ts_ok_, ts_recent_, ts_offset_,
-                static_cast<std::uint32_t>((cfg_->msl * 2).us / 1000), state_deadline_};
+                static_cast<std::uint32_t>((cfg_->msl * 2).us / 1000), oow_ack_ms_, state_deadline_};
     }
     /// In TIME_WAIT, `syn` opens a new incarnation of this 4-tuple (RFC 6191; see time_wait.hpp).
     [[nodiscard]] bool is_new_incarnation(const wire::tcp_repr& syn) const noexcept {
@@ -697,7 +697,7 @@ private:
             if (seg.has(tcp_flags::rst)) transition(now, event::rcv_rst); // RFC 1337: stays in TIME_WAIT
             break;
         case time_wait_verdict::ack:
-        case time_wait_verdict::new_incarnation: ack_now_ = true; break; // no listener took it
+        case time_wait_verdict::new_incarnation: ack_invalid(now, seg); break; // no listener took it
         case time_wait_verdict::ack_and_restart: transition(now, event::rcv_fin); break;
         }
     }
@@ -731,6 +731,7 @@ private:
         if (paws_rejects(now, seg)) {
             ++stats_.paws_drops;
             ack_invalid(now, seg);
+            note_duplicate(seg); // an old copy of data we have: a D-SACK (Linux's tcp_send_dupack)
             return;
         }
         const auto t = check_sequence(seg);
@@ -804,25 +805,15 @@ private:
         ack_now_ = true;
     }
 
-    /// An ACK for a segment dropped as invalid (out of window, PAWS, an ACK of unsent data). One
-    /// with data is always answered: a retransmitted duplicate is no ACK loop, and its sender needs
-    /// the ACK (Linux's tcp_oow_rate_limited); others at most once per invalid_ratelimit.
+    /// An ACK for a segment dropped as invalid, throttled (invalid_segment_ack_allowed).
     void ack_invalid(instant now, const wire::tcp_repr& seg) {
-        if (seg.segment_length() > 0 && !seg.has(tcp_flags::syn)) {
-            ack_now_ = true;
-            return;
-        }
-        if (!ack_rate_limited(now)) ack_now_ = true;
+        if (invalid_segment_ack_allowed(oow_ack_ms_, seg, now, cfg_->invalid_ratelimit)) ack_now_ = true;
     }
 
     /// RFC 5961 7: true if an ACK for an invalid segment already went out within invalid_ratelimit
     /// (then this one is skipped); else notes that one goes out now.
     [[nodiscard]] bool ack_rate_limited(instant now) noexcept {
-        const std::uint32_t t = stamp_ms(now) | 1; // (0: none yet)
-        const auto limit = static_cast<std::uint32_t>(cfg_->invalid_ratelimit.us / 1000);
-        if (limit > 0 && oow_ack_ms_ != 0 && t - oow_ack_ms_ < limit) return true;
-        oow_ack_ms_ = t;
-        return false;
+        return !rate_limit_allows(oow_ack_ms_, now, cfg_->invalid_ratelimit);
     }
 
     /// Step 5 in SYN_RCVD: an ACK of our SYN-ACK completes the passive open; any other ACK is
@@ -1021,12 +1012,18 @@ private:
         ack_now_ = true; // the sender learns of its spurious retransmission at once
     }
 
-    /// RFC 2883: the same for a segment beyond RCV.NXT that repeats bytes already queued.
-    void note_duplicate_beyond(std::uint32_t offset, std::uint32_t len) noexcept {
+    /// RFC 2883: the same for bytes [offset, offset + len) past RCV.NXT that repeat bytes already
+    /// queued out of order, wholly or in part, whether the segment itself lies beyond RCV.NXT or
+    /// fills the hole at it: the lowest overlap is the D-SACK (Linux's tcp_data_queue_ofo and
+    /// tcp_ofo_queue).
+    void note_duplicate_queued(std::uint32_t offset, std::uint32_t len) noexcept {
         if (!sack_ok_) return;
-        for (const byte_range r : ooo_) {
-            if (r.begin <= offset && offset < r.end) {
-                dsack_ = wire::sack_block{rcv_nxt_ + offset, rcv_nxt_ + std::min(r.end, offset + len)};
+        const std::uint32_t end = offset + len;
+        for (const byte_range r : ooo_) { // (in order of offset)
+            const std::uint32_t b = std::max(r.begin, offset);
+            const std::uint32_t e = std::min(r.end, end);
+            if (b < e) {
+                dsack_ = wire::sack_block{rcv_nxt_ + b, rcv_nxt_ + e};
                 ack_now_ = true;
                 return;
             }
@@ -1405,7 +1402,7 @@ private:
         rcv_mss_ = std::max(rcv_mss_, std::min<std::uint32_t>(static_cast<std::uint32_t>(t.payload.size()), cfg_->mss));
         const auto offset = static_cast<std::uint32_t>(t.seq - rcv_nxt_);
         if (offset > 0) { // out of order: park it in the ring's free space, ACK at once (RFC 5681 4.2)
-            note_duplicate_beyond(offset, static_cast<std::uint32_t>(t.payload.size()));
+            note_duplicate_queued(offset, static_cast<std::uint32_t>(t.payload.size()));
             const std::size_t w = rcv_buf_.write_at(offset, t.payload);
             if (w == t.payload.size()) ooo_.add(offset, static_cast<std::uint32_t>(w));
             ack_now_ = true;
@@ -1413,6 +1410,7 @@ private:
             return;
         }
         const bool filled_hole = !ooo_.empty();
+        if (filled_hole) note_duplicate_queued(0, static_cast<std::uint32_t>(t.payload.size()));
         const auto n = static_cast<std::uint32_t>(rcv_buf_.write(t.payload));
         advance_rcv_nxt(n);
         if (filled_hole) {

@@ -6,7 +6,8 @@
 //   RST                          -> ignored: TIME-WAIT is not assassinated (RFC 1337, fix 1)
 //   the peer's FIN, retransmitted -> ACK it again and restart the 2MSL timer (RFC 9293 3.10.7.4)
 //   a SYN of a new incarnation    -> may end TIME-WAIT: a listener on the port takes it (below)
-//   SYN, data, other FINs        -> ACK (RFC 5961 4.2 for SYN; the data is never delivered)
+//   SYN, data, other FINs        -> ACK (RFC 5961 4.2 for SYN; the data is never delivered); for
+//                                   a SYN at most one per tcp_invalid_ratelimit (RFC 5961 7)
 //   a bare ACK                   -> dropped (ACKing an ACK would loop between two TIME-WAITs)
 //
 // A new incarnation (RFC 1122 4.2.2.13, RFC 6191): a SYN without ACK whose sequence number lies
@@ -45,6 +46,7 @@ struct time_wait_record {
     std::uint32_t ts_recent = 0; ///< TS.Recent: the peer's newest TSval, echoed
     std::uint32_t ts_offset = 0; ///< our TSval = milliseconds of `now` + this
     std::uint32_t two_msl_ms = 0; ///< the connection's 2MSL, in milliseconds
+    std::uint32_t last_oow_ack_ms = 0; ///< when an ACK for an invalid segment last went (invalid_segment_ack_allowed)
     instant expires;            ///< when 2MSL runs out
 
     /// When TIME-WAIT began, or last restarted (the FIN that arrived then).
@@ -57,6 +59,28 @@ struct time_wait_record {
 };
 
 enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart, new_incarnation };
+
+/// A rate limit of one event per `limit` (0: none): true, and the event noted in `last_ms` (in ms
+/// of `now`; 0 means never), if the last one was at least `limit` ago.
+[[nodiscard]] constexpr bool rate_limit_allows(std::uint32_t& last_ms, instant now, duration limit) noexcept {
+    const std::uint32_t t = static_cast<std::uint32_t>(now.us / 1000) | 1; // (never 0)
+    const auto l = static_cast<std::uint32_t>(limit.us / 1000);
+    if (l > 0 && last_ms != 0 && t - last_ms < l) return false;
+    last_ms = t;
+    return true;
+}
+
+/// RFC 5961 7 ACK throttling (Linux's tcp_oow_rate_limited with tcp_invalid_ratelimit, for an
+/// established connection and a TIME-WAIT alike): the ACK owed to a segment dropped as invalid
+/// (out of window, PAWS, an old SYN, an ACK of unsent data) goes at most once per `limit`, so
+/// two desynchronized ends cannot ACK each other in a loop and forged segments cannot make us
+/// send at their rate. A segment with data or a FIN (and no SYN) is always answered: it is a
+/// retransmission, no ACK loop, and its sender needs the ACK.
+[[nodiscard]] constexpr bool invalid_segment_ack_allowed(std::uint32_t& last_ms, const wire::tcp_repr& seg,
+                                                         instant now, duration limit) noexcept {
+    if (seg.segment_length() > 0 && !seg.has(wire::tcp_flags::syn)) return true;
+    return rate_limit_allows(last_ms, now, limit);
+}
 
 [[nodiscard]] constexpr time_wait_verdict classify_in_time_wait(const time_wait_record& r,
                                                                 const wire::tcp_repr& seg) noexcept {
