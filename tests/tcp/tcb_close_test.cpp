@@ -511,6 +511,21 @@ TEST_CASE("FIN_WAIT_2: an orphaned connection goes CLOSED after exactly fin_time
     CHECK(h.t.finished());
 }
 
+TEST_CASE("FIN_WAIT_2: the orphan's timeout is at least 3.5 RTOs (Linux's tcp_fin_time)") {
+    config c = test_config();
+    c.fin_timeout = 1_s;
+    harness h(c);
+    h.establish_as_client(2_s); // a slow path: an RTO of several seconds
+    h.t.close(h.now);
+    REQUIRE(h.poll_one().flags() == (F | A));
+    h.advance(2_s);
+    h.in(ack(peer_iss + 1, our_iss + 2));
+    REQUIRE(h.st() == state::fin_wait_2);
+    const duration floor = h.t.rtt().rto() * 7 / 2;
+    REQUIRE(floor > 5_s);
+    CHECK(h.t.next_deadline() == h.now + floor);
+}
+
 TEST_CASE("FIN_WAIT_2: close() after shutdown() starts the fin_timeout then") {
     harness h;
     to_fin_wait_2(h, false);

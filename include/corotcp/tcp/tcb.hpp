@@ -1728,7 +1728,11 @@ private:
         return d;
     }
 
-    void start_fin_wait_2_timer(instant now) { state_deadline_ = now + cfg_->fin_timeout; }
+    /// An orphan's FIN_WAIT_2 lasts fin_timeout, but at least 3.5 RTOs, so that a slow path's
+    /// FIN can still come in (Linux's tcp_fin_time).
+    void start_fin_wait_2_timer(instant now) {
+        state_deadline_ = now + std::max(cfg_->fin_timeout, rtt_.rto() * 7 / 2);
+    }
 
     void enter_time_wait(instant now) {
         rtx_deadline_ = persist_deadline_ = keepalive_deadline_ = delack_deadline_ = tlp_deadline_ = instant::never();
