@@ -306,3 +306,108 @@ TEST_CASE("An ICMP echo request to a stack gets an echo reply with the same id, 
     CHECK(replies.size() == 1);
     CHECK(net.server().iface().stats().malformed == 1);
 }
+
+// ================================================================== what IP drops before TCP sees it
+
+namespace {
+/// A SYN for port 80 from `src`:40000 to the server, as raw bytes (IP options appended when given).
+packet syn_from(pair_t& net, wire::ipv4_address src, std::vector<std::uint8_t> ip_options = {}) {
+    wire::tcp_repr r{};
+    r.src_port = 40000;
+    r.dst_port = 80;
+    r.seq = wire::seq32(1234);
+    r.flags = tcp_flags::syn;
+    r.window = 65535;
+    r.options.mss = 1460;
+    const packet plain = make_tcp_packet(src, net.server_address(), r);
+    if (ip_options.empty()) return plain;
+    // the same datagram with a longer header: IHL, total length and header checksum redone
+    std::vector<std::uint8_t> b(plain.bytes().begin(), plain.bytes().end());
+    b.insert(b.begin() + wire::ipv4_header_len, ip_options.begin(), ip_options.end());
+    b[0] = static_cast<std::uint8_t>(0x40 | ((wire::ipv4_header_len + ip_options.size()) / 4));
+    wire::store_be16(&b[2], static_cast<std::uint16_t>(b.size()));
+    wire::store_be16(&b[10], 0);
+    wire::store_be16(&b[10], wire::internet_checksum(std::span<const std::uint8_t>(b).first(wire::ipv4_header_len + ip_options.size())));
+    packet p(b.size());
+    std::copy(b.begin(), b.end(), p.bytes().begin());
+    return p;
+}
+} // namespace
+
+TEST_CASE("IP: datagrams from a source no host may use are dropped unanswered (RFC 1122 3.2.1.3): no SYN-ACK, RST or echo reply to a broadcast or a group") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    std::size_t answers = 0;
+    net.pipe().b_to_a().set_filter([&](std::span<const std::uint8_t>) {
+        ++answers;
+        return true;
+    });
+    using A = wire::ipv4_address;
+    const std::vector<A> martians{A::from_octets(0, 0, 0, 0), A::from_octets(255, 255, 255, 255),
+                                  A::from_octets(224, 0, 0, 1), A::from_octets(239, 1, 2, 3), net.server_address(),
+                                  A::from_octets(127, 0, 0, 1)};
+    for (const A src : martians) net.pipe().end_a().transmit(net.now(), syn_from(net, src));
+    // an echo request from a multicast group
+    const std::uint8_t payload[] = {1, 2, 3, 4};
+    const auto req = wire::icmp_repr::echo_request(1, 1, payload);
+    packet e(wire::ipv4_header_len + req.buffer_len());
+    const wire::ipv4_repr ip{A::from_octets(224, 0, 0, 1), net.server_address(), wire::ip_protocol::icmp, 64, 9, true,
+                             static_cast<std::uint16_t>(req.buffer_len())};
+    ip.emit(e.bytes());
+    req.emit(e.bytes().subspan(wire::ipv4_header_len));
+    net.pipe().end_a().transmit(net.now(), std::move(e));
+    net.run_for(10_ms);
+    const auto& st = net.server().iface().stats();
+    CHECK(answers == 0);
+    CHECK(st.martian_sources == martians.size() + 1);
+    CHECK(st.icmp_echo_replies == 0);
+    CHECK(net.server().iface().connection_count() == 0);
+    // the same SYN from a proper address is answered
+    net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address()));
+    net.run_for(10_ms);
+    CHECK(answers == 1);
+}
+
+TEST_CASE("IP: a source-routed datagram is dropped (Linux's accept_source_route = 0), other options are skipped, a malformed option is malformed") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    std::size_t answers = 0;
+    net.pipe().b_to_a().set_filter([&](std::span<const std::uint8_t>) {
+        ++answers;
+        return true;
+    });
+    const auto& st = net.server().iface().stats();
+    // a completed loose source route through 10.9.9.9: type 131, length 7, pointer 8, then EOL
+    net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {131, 7, 8, 10, 9, 9, 9, 0}));
+    // a strict one
+    net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {137, 7, 8, 10, 9, 9, 9, 0}));
+    net.run_for(10_ms);
+    CHECK(st.source_routed == 2);
+    CHECK(answers == 0);
+    // an option running past the header
+    net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {1, 7, 40, 0}));
+    net.run_for(10_ms);
+    CHECK(st.malformed == 1);
+    CHECK(answers == 0);
+    // NOPs and a record route (type 7), not interpreted: the SYN is answered
+    net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {1, 7, 7, 4, 0, 0, 0, 0}));
+    net.run_for(10_ms);
+    CHECK(answers == 1);
+    CHECK(st.source_routed == 2);
+}
+
+TEST_CASE("connect() to a broadcast or multicast address fails with network_unreachable and sends nothing (RFC 1122 4.2.3.10)") {
+    pair_t net;
+    std::size_t sent = 0;
+    net.pipe().a_to_b().set_filter([&](std::span<const std::uint8_t>) {
+        ++sent;
+        return true;
+    });
+    for (const auto a : {wire::ipv4_address::from_octets(255, 255, 255, 255), wire::ipv4_address::from_octets(224, 0, 0, 1)}) {
+        auto c = net.run(net.client().connect(a, 80));
+        REQUIRE_FALSE(c);
+        CHECK(c.error() == errc::network_unreachable);
+    }
+    net.run_for(10_ms);
+    CHECK(sent == 0);
+}

@@ -252,3 +252,37 @@ TEST_CASE("an ICMP soft error on an established connection is what its read and 
     const auto w2 = net.run(c.write(std::string_view("again")));
     CHECK(w2 == errc::network_unreachable);
 }
+
+TEST_CASE("parameter problem about one of our segments is a soft error (RFC 1122 4.2.3.9), other ICMP types are discarded, not malformed") {
+    pair_t net;
+    auto l = net.server().listen(80);
+    auto [c, s] = establish(net, *l);
+    bool answered = false;
+    router r(net, [&](router& rt, std::span<const std::uint8_t> b) {
+        if (answered) return false;
+        answered = true;
+        const auto m = wire::icmp_repr::parameter_problem(0, wire::icmp_error_quote(b));
+        net.pipe().b_to_a().transmit(net.now(), make_icmp_packet(router_address, net.client_address(), m));
+        return true;
+    });
+    REQUIRE_FALSE(net.run(c.write(std::string_view("hello"))));
+    net.run_for(1_ms);
+    const auto& st = net.client().iface().stats();
+    CHECK(st.icmp_errors == 1);
+    CHECK(st.icmp_soft_errors == 1);
+    CHECK(c.tcb()->soft_error() == errc::protocol_error);
+    CHECK(c.state() == tcp::state::established);
+    // a timestamp request (type 13), well formed: discarded, and counted as such
+    std::array<std::uint8_t, 20> ts{13, 0, 0, 0};
+    wire::store_be16(&ts[2], wire::internet_checksum(ts));
+    packet p(wire::ipv4_header_len + ts.size());
+    const wire::ipv4_repr ip{router_address, net.client_address(), wire::ip_protocol::icmp, 64, 78, false,
+                             static_cast<std::uint16_t>(ts.size())};
+    ip.emit(p.bytes());
+    std::copy(ts.begin(), ts.end(), p.bytes().begin() + wire::ipv4_header_len);
+    net.pipe().b_to_a().transmit(net.now(), std::move(p));
+    net.run_for(1_ms);
+    CHECK(st.icmp_other == 1);
+    CHECK(st.malformed == 0);
+    CHECK(st.icmp_errors == 1);
+}

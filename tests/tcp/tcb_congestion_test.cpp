@@ -40,6 +40,26 @@ TEST_CASE("NewReno: an RTO sets ssthresh = max(FlightSize / 2, 2 SMSS) and cwnd 
     CHECK(m.ssthresh() == 2000);
 }
 
+TEST_CASE("initial window: one segment after more than one lost SYN or SYN-ACK (RFC 5681 3.1, as Linux), ten after one") {
+    const int retransmissions = GENERATE(1, 2);
+    const bool client = GENERATE(true, false);
+    CAPTURE(retransmissions, client);
+    harness h;
+    if (client) h.connect();
+    else h.t.open_passive(h.now, seq32(our_iss), syn(peer_iss, 1460));
+    if (!client) REQUIRE(h.poll_one().flags() == (S | A));
+    const auto resent = h.run_until(h.now + (retransmissions == 1 ? 1500_ms : 3500_ms)); // at 1 s, then 3 s
+    REQUIRE(resent.size() == static_cast<std::size_t>(retransmissions));
+    if (client) {
+        h.in(syn_ack(peer_iss, our_iss + 1, 1460));
+        REQUIRE(h.poll_one().flags() == A);
+    } else {
+        h.in(ack(peer_iss + 1, our_iss + 1));
+    }
+    REQUIRE(h.st() == state::established);
+    CHECK(h.t.cwnd() == (retransmissions > 1 ? 1460u : 14600u));
+}
+
 TEST_CASE("NewReno in the TCB: fast retransmit, inflation per duplicate, partial ACK, deflation at the recovery point") {
     harness h; // NewReno, no SACK
     h.establish_as_client(100_ms, 1000);
@@ -127,6 +147,25 @@ TEST_CASE("CUBIC: per ACK, the Reno-friendly W_est at the epoch, then (W_cubic(t
     // cwnd = 70007.563 + (87.8846 - 70.0076) / 70.0076 * 1000 = 70262.92
     CHECK(m.cwnd() == 70262);
     CHECK(m.w_est() == Approx(70.0151252).epsilon(1e-9));
+}
+
+TEST_CASE("CUBIC: with fast convergence W_est switches to 1 / cwnd at cwnd_prior, not at the lower W_max (RFC 9438 4.3)") {
+    cubic m(1000, 100000);
+    m.enter_recovery(100000, epoch); // W_max 100, cwnd 70
+    m.set_cwnd(80000);
+    m.enter_recovery(80000, epoch); // 80 < W_max: fast convergence, W_max = 80 x 0.85 = 68; cwnd 56; cwnd_prior 80
+    CHECK(m.w_max() == Approx(68));
+    m.on_ack(1000, 100_ms, epoch);
+    for (int i = 0; i < 10000 && m.w_est() < 70; ++i) m.on_ack(1000, 100_ms, epoch);
+    REQUIRE(m.w_est() >= 70); // past W_max, below cwnd_prior: still alpha
+    double before = m.w_est();
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.w_est() - before == Approx(cubic::alpha / before).epsilon(1e-9));
+    for (int i = 0; i < 10000 && m.w_est() < 80; ++i) m.on_ack(1000, 100_ms, epoch);
+    REQUIRE(m.w_est() >= 80);
+    before = m.w_est();
+    m.on_ack(1000, 100_ms, epoch);
+    CHECK(m.w_est() - before == Approx(1.0 / before).epsilon(1e-9));
 }
 
 TEST_CASE("CUBIC: W_est grows by alpha / cwnd per segment below W_max, then by 1 / cwnd once it reaches W_max (RFC 9438 4.3)") {

@@ -345,11 +345,39 @@ TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no ba
     h.in(ack(peer_iss + 1, 4001));
     CHECK(h.t.snd_una().value() == 4001);
     CHECK(h.t.stats().retransmits == 0); // the probe is counted in tail_loss_probes
-    // the repaired loss still counts once: cwnd 10000 / 2 (3 segments in flight never filled
-    // cwnd, so the ACKs did not grow it: congestion window validation)
-    CHECK(h.t.ssthresh() == 5000);
     CHECK(h.t.retransmit_deadline() == instant::never());
     CHECK(h.t.probe_deadline() == instant::never());
+    // an ACK at TLP.end_seq decides nothing yet (a D-SACK could still call the probe spurious)
+    CHECK(h.t.ssthresh() == 0x7FFFFFFF);
+    h.send(pattern(1000));
+    REQUIRE(h.poll().size() == 1);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 5001)); // beyond it: the probe repaired a loss (RFC 8985 7.4.2)
+    // the repaired loss counts once: cwnd 10000 / 2 (the segments in flight never filled cwnd,
+    // so the ACKs did not grow it: congestion window validation)
+    CHECK(h.t.ssthresh() == 5000);
+}
+
+TEST_CASE("TLP: the original's ACK at TLP.end_seq, then a D-SACK or a pure duplicate ACK for the probe: no loss, cwnd stays (RFC 8985 7.4.2)") {
+    const bool dsack = GENERATE(true, false);
+    CAPTURE(dsack);
+    harness h(tlp_config());
+    establish_with_sack(h, false, 1000);
+    h.send(pattern(3000));
+    REQUIRE(h.poll().size() == 3);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 3001));
+    REQUIRE(h.run_until(at(450_ms)).size() == 1); // the probe resends [3001, 4001)
+    h.advance(10_ms);
+    h.in(ack(peer_iss + 1, 4001)); // the original's delayed ACK
+    h.advance(90_ms);
+    if (dsack) h.in(sack_ack(4001, {{3001, 4001}})); // the probe arrived too
+    else h.in(ack(peer_iss + 1, 4001));               // (a receiver without D-SACK: a bare duplicate)
+    h.send(pattern(1000));
+    REQUIRE(h.poll().size() == 1);
+    h.advance(100_ms);
+    h.in(ack(peer_iss + 1, 5001));
+    CHECK(h.t.ssthresh() == 0x7FFFFFFF);
 }
 
 TEST_CASE("TLP: the ACK of a probe that resent the timed segment gives no RTT sample (Karn, RFC 6298 3)") {

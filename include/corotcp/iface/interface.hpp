@@ -103,6 +103,9 @@ struct settings {
     std::uint8_t tw_reuse = 2;
     duration tw_reuse_delay = duration::seconds(1); ///< tcp_tw_reuse_delay (Linux 6.13; 1 s before)
     std::optional<std::array<std::uint8_t, 16>> isn_secret; ///< RFC 6528 key (random if unset)
+    /// Linux's route_localnet: accept datagrams from 127.0.0.0/8 although our own address is not
+    /// on it (else they are martians, RFC 1122 3.2.1.3).
+    bool route_localnet = false;
 };
 
 /// Interface-wide counters.
@@ -112,6 +115,8 @@ struct counters {
     std::uint64_t malformed = 0;       ///< failed a length or checksum check
     std::uint64_t not_for_us = 0;      ///< other destination address or protocol
     std::uint64_t fragments_dropped = 0;
+    std::uint64_t martian_sources = 0; ///< dropped: a source no host may send from (RFC 1122 3.2.1.3; martian_source)
+    std::uint64_t source_routed = 0;   ///< dropped: a source route option (Linux's accept_source_route = 0)
     std::uint64_t resets_sent = 0;     ///< for segments nobody owns
     std::uint64_t syn_overflow = 0;    ///< SYNs (and cookies' ACKs) dropped, or SYNs reset, for a full backlog
     std::uint64_t syncookies_sent = 0;   ///< SYN-ACKs whose ISN is a SYN cookie (no state kept)
@@ -121,7 +126,8 @@ struct counters {
     std::uint64_t tw_new_incarnations = 0; ///< TIME-WAITs ended by a new connection's SYN (RFC 6191)
     std::uint64_t tw_reused = 0;       ///< TIME-WAITs whose 4-tuple connect() took (tw_reuse)
     std::uint64_t icmp_echo_replies = 0;
-    std::uint64_t icmp_errors = 0;      ///< destination unreachable and time exceeded received
+    std::uint64_t icmp_other = 0;       ///< ICMP messages of types we do not use, silently discarded (RFC 1122 3.2.2)
+    std::uint64_t icmp_errors = 0;      ///< destination unreachable, time exceeded and parameter problem received
     std::uint64_t icmp_ignored = 0;     ///< ...about no connection of ours, or out of window (RFC 5927 4.1)
     std::uint64_t icmp_soft_errors = 0; ///< ...remembered by a connection (reported if it times out)
     std::uint64_t icmp_aborts = 0;      ///< ...that failed a connection attempt
@@ -281,6 +287,8 @@ public:
     std::error_code connect(instant now, ipv4_address remote, std::uint16_t port, std::uint16_t local_port,
                             const tcp::config& c, socket_type*& out) {
         if (port == 0 || remote.is_unspecified()) return errc::invalid_argument;
+        // RFC 1122 4.2.3.10: no connection to a broadcast or multicast address (Linux: ENETUNREACH)
+        if (remote.is_broadcast() || remote.is_multicast()) return errc::network_unreachable;
         four_tuple t{cfg_.address, local_port, remote, port};
         std::optional<tcp::time_wait_record> reused;
         if (local_port == 0) {
@@ -358,11 +366,28 @@ public:
         const auto ip = wire::ipv4_repr::parse(*view);
         if (!ip) return count_malformed();
         if (ip->dst != cfg_.address) { ++stats_.not_for_us; return; }
+        if (martian_source(ip->src)) { ++stats_.martian_sources; return; }
+        if (view->header_len() > wire::ipv4_header_len) {
+            switch (view->check_options()) {
+            case wire::ipv4_view::options_verdict::ok: break;
+            case wire::ipv4_view::options_verdict::source_route: ++stats_.source_routed; return;
+            case wire::ipv4_view::options_verdict::malformed: return count_malformed();
+            }
+        }
         if (view->is_fragment()) { ++stats_.fragments_dropped; return; }
         const auto payload = view->payload();
         if (ip->protocol == wire::ip_protocol::tcp) return on_tcp(now, *ip, payload);
         if (ip->protocol == wire::ip_protocol::icmp) return on_icmp(now, *ip, payload);
         ++stats_.not_for_us;
+    }
+
+    /// RFC 1122 3.2.1.3: a source no host may send from - 0.0.0.0, the limited broadcast, a
+    /// multicast group, our own address, or loopback (127/8) unless we are on it - is silently
+    /// discarded; else a forged SYN or echo request would make us answer a broadcast or a group
+    /// (Linux's martian_source).
+    [[nodiscard]] bool martian_source(ipv4_address src) const noexcept {
+        return src.is_unspecified() || src.is_broadcast() || src.is_multicast() || src == cfg_.address ||
+               (src.is_loopback() && !cfg_.address.is_loopback() && !cfg_.route_localnet);
     }
 
     /// Fires due timers, lets every socket with work emit, and returns the next deadline.
@@ -666,8 +691,11 @@ private:
     // ------------------------------------------------------------------ ICMP
 
     void on_icmp(instant now, const wire::ipv4_repr& ip, std::span<const std::uint8_t> bytes) {
-        const auto msg = wire::icmp_repr::parse(bytes.first(std::min<std::size_t>(bytes.size(), ip.payload_length)));
-        if (!msg) return count_malformed();
+        const auto body = bytes.first(std::min<std::size_t>(bytes.size(), ip.payload_length));
+        const auto view = wire::icmp_view::from_bytes(body);
+        if (!view || !view->verify_checksum()) return count_malformed();
+        const auto msg = wire::icmp_repr::parse(body, false);
+        if (!msg) { ++stats_.icmp_other; return; } // a type we do not use (RFC 1122 3.2.2: discard)
         if (wire::is_icmp_error(msg->type)) return on_icmp_error(now, *msg);
         if (msg->type != wire::icmp_type::echo_request) return;
         wire::icmp_repr reply = *msg;

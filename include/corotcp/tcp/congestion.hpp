@@ -191,8 +191,9 @@ public:
         const double t = (now - epoch_start_).seconds_f();
         // no W_max yet (or an RTO forgot it): at least 5 % per round trip, 1 segment per 20 acknowledged
         const double floor = reduced_ ? 0.0 : acked / 20.0;
-        // 4.3: W_est grows by alpha segments per window of acknowledged segments, 1 once past W_max
-        const double a = w_est_ >= w_max_ ? 1.0 : alpha;
+        // 4.3: W_est grows by alpha segments per window of acknowledged segments, by 1 once it
+        // reaches cwnd_prior (not W_max, which fast convergence puts below it)
+        const double a = w_est_ * seg >= cwnd_prior_ ? 1.0 : alpha;
         w_est_ += a * (acked / seg) / w;
         if (w_cubic(t) < w_est_) { // 4.3: the Reno-friendly region
             cwnd_ = std::max(cwnd_ + floor, w_est_ * seg);
@@ -236,6 +237,7 @@ public:
 
 private:
     void reduce(std::uint32_t flight) noexcept {
+        cwnd_prior_ = static_cast<std::uint32_t>(cwnd_);
         const double w = cwnd_ / mss_;
         w_max_ = w < w_max_ ? w * (1.0 + beta) / 2.0 : w; // 4.7 fast convergence
         ssthresh_ = std::max(static_cast<std::uint32_t>(flight * beta), 2 * mss_);
@@ -317,6 +319,7 @@ private:
     std::uint32_t last_ack_ = 0;              ///< the last ACK of the current train
     std::uint32_t round_min_us_ = UINT32_MAX; ///< the least RTT sample of this round
     std::uint32_t delay_min_us_ = 0;          ///< the least RTT sample of the connection (0: none yet)
+    std::uint32_t cwnd_prior_ = 0;            ///< cwnd when ssthresh was last set, bytes (RFC 9438 4.3)
     bool epoch_started_ = false;
     bool reduced_ = false; ///< a congestion event set W_max (none yet, or an RTO forgot it)
     std::uint8_t hystart_detect_;

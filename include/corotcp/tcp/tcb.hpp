@@ -160,10 +160,12 @@ struct icmp_error_info {
     bool hard = false;
 };
 
-/// Destination unreachable (except fragmentation needed, which is path MTU discovery) and time
-/// exceeded; nullopt for anything else.
+/// Destination unreachable (except fragmentation needed, which is path MTU discovery), time
+/// exceeded and parameter problem (RFC 1122 4.2.3.9: soft; Linux reports EPROTO); nullopt for
+/// anything else.
 [[nodiscard]] constexpr std::optional<icmp_error_info> classify_icmp_error(std::uint8_t type, std::uint8_t code) noexcept {
     if (type == wire::icmp_type::time_exceeded) return icmp_error_info{errc::host_unreachable, false};
+    if (type == wire::icmp_type::parameter_problem) return icmp_error_info{errc::protocol_error, false};
     if (type != wire::icmp_type::dest_unreachable) return std::nullopt;
     switch (code) {
     case wire::icmp_unreach::net: return icmp_error_info{errc::network_unreachable, false};
@@ -480,8 +482,15 @@ public:
 
     /// The compact TIME-WAIT record that can replace this TCB once the application let go.
     [[nodiscard]] time_wait_record to_time_wait_record() const noexcept {
-        return {snd_max_, rcv_nxt_, window_field(false), ts_ok_, ts_recent_, ts_offset_,
-                static_cast<std::uint32_t>((cfg_->msl * 2).us / 1000), oow_ack_ms_, state_deadline_};
+        return {snd_max_,
+                rcv_nxt_,
+                window_field(false),
+                static_cast<std::uint16_t>(oow_ack_ms_),
+                ts_recent_,
+                ts_offset_,
+                static_cast<std::uint32_t>((cfg_->msl * 2).us / 1000),
+                ts_ok_,
+                state_deadline_};
     }
     /// In TIME_WAIT, `syn` opens a new incarnation of this 4-tuple (RFC 6191; see time_wait.hpp).
     [[nodiscard]] bool is_new_incarnation(const wire::tcp_repr& syn) const noexcept {
@@ -678,6 +687,9 @@ private:
             rtt_ = rtt_estimator(
                 rtt_config{duration::seconds(3), cfg_->rto_min, cfg_->rto_max, duration::millis(1)});
         rtt_timing_ = false;
+        // RFC 5681 3.1: after a lost SYN or SYN-ACK the first window is one segment; as Linux
+        // (tcp_init_transfer), given the 1 s initial RTO, only after more than one retransmission
+        if (rtx_count_ > 1) cc_.set_cwnd(snd_mss_);
         rtx_count_ = 0;
         rtt_.reset_backoff();
         rtx_deadline_ = instant::never();
@@ -864,9 +876,11 @@ private:
             // control (HyStart) an RTT sample too, before loss detection
             if (sacked_new && rack_enabled())
                 cc_.on_sample({rack_.ack_rtt(now), rtt_.srtt(), snd_una_, snd_max_, in_recovery_}, now);
-            if (seg.ack == snd_una_ && snd_max_ > snd_una_ &&
-                (sacked_new || (seg.payload.empty() && !seg.has(tcp_flags::fin) && !window_changed)))
+            const bool pure_duplicate = seg.ack == snd_una_ && !sacked_new && seg.payload.empty() &&
+                                        !seg.has(tcp_flags::fin) && !window_changed;
+            if (seg.ack == snd_una_ && snd_max_ > snd_una_ && (sacked_new || pure_duplicate))
                 on_duplicate_ack(now); // RFC 6675 2: an ACK that SACKs new data counts even with a window change
+            if (tlp_end_) on_ack_for_probe(now, seg.ack, pure_duplicate);
         }
         const unsigned newly_lost = rack_enabled() ? rack_end_ack(now, dsack) : 0;
         if (sack_recovery()) {
@@ -947,7 +961,7 @@ private:
         const bool later_partial = in_recovery_ && !sack_ok_ && ack < recover_ && partial_acks_++ > 0;
         if (snd_una_ == snd_max_) rtx_deadline_ = instant::never();
         else if (!later_partial) rtx_deadline_ = now + rtt_.rto();
-        on_ack_for_probe(now, ack);
+        on_ack_for_probe(now, ack, false);
         arm_probe(now);
         stall_start_ = now;
         on_congestion_ack(now, ack, acked, flight_before); // (on_segment wakes the user: room to send)
@@ -1240,16 +1254,21 @@ private:
         ++stats_.tail_loss_probes;
     }
 
-    /// RFC 8985 7.4 / 7.6: the episode ends when TLP.end_seq is ACKed. A retransmitted probe that
-    /// was not reported as a duplicate (D-SACK) repaired a real loss: congestion control reacts
-    /// once (RFC 8985 7.6.2), from cwnd: the flight at the probe is a single segment.
-    void on_ack_for_probe(instant now, seq32 ack) noexcept {
+    /// RFC 8985 7.4.2 (Linux's tcp_process_tlp_ack), for every ACK at or beyond TLP.end_seq: a
+    /// probe of new data, or one the peer reported as a duplicate (D-SACK), ends the episode with
+    /// no loss; so does a pure duplicate ACK at TLP.end_seq (the original and the probe both
+    /// arrived). Only an ACK beyond TLP.end_seq says the probe repaired a real loss: congestion
+    /// control reacts once (7.6.2), from cwnd (as Linux's CWR). An ACK exactly at TLP.end_seq
+    /// decides nothing: the D-SACK that tells a spurious probe may follow on the next one.
+    void on_ack_for_probe(instant now, seq32 ack, bool pure_duplicate) noexcept {
         if (!tlp_end_ || ack < *tlp_end_) return;
-        if (tlp_retrans_ && !tlp_dsacked_) { // reduce from cwnd, as Linux's TLP recovery (CWR) does
+        if (!tlp_retrans_ || tlp_dsacked_) return tlp_end_.reset();
+        if (ack > *tlp_end_) {
             cc_.enter_recovery(cc_.cwnd(), now);
             cc_.exit_recovery(now);
+            return tlp_end_.reset();
         }
-        tlp_end_.reset();
+        if (pure_duplicate) tlp_end_.reset();
     }
 
     // --- congestion control (RFC 5681; NewReno recovery RFC 6582) ---

@@ -23,7 +23,10 @@
 // The new connection's ISN must lie beyond the old one's SND.NXT (new_incarnation_isn).
 #pragma once
 
+#include <algorithm>
+#include <concepts>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "corotcp/util/time.hpp"
@@ -42,11 +45,14 @@ struct time_wait_record {
     wire::seq32 snd_nxt;        ///< our next sequence number (just past our FIN)
     wire::seq32 rcv_nxt;        ///< just past the peer's FIN
     std::uint16_t window = 0;   ///< the window field we keep advertising
-    bool ts_ok = false;         ///< timestamps were negotiated: every ACK carries them (RFC 7323)
+    /// When an ACK for an invalid segment last went (invalid_segment_ack_allowed), in the low 16
+    /// bits of the millisecond clock: enough for a 500 ms limit within a 60 s TIME-WAIT, and the
+    /// record stays 32 bytes.
+    std::uint16_t last_oow_ack_ms = 0;
     std::uint32_t ts_recent = 0; ///< TS.Recent: the peer's newest TSval, echoed
     std::uint32_t ts_offset = 0; ///< our TSval = milliseconds of `now` + this
-    std::uint32_t two_msl_ms = 0; ///< the connection's 2MSL, in milliseconds
-    std::uint32_t last_oow_ack_ms = 0; ///< when an ACK for an invalid segment last went (invalid_segment_ack_allowed)
+    std::uint32_t two_msl_ms : 31 = 0; ///< the connection's 2MSL, in milliseconds
+    std::uint32_t ts_ok : 1 = 0;       ///< timestamps were negotiated: every ACK carries them (RFC 7323)
     instant expires;            ///< when 2MSL runs out
 
     /// When TIME-WAIT began, or last restarted (the FIN that arrived then).
@@ -62,10 +68,13 @@ enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart, new_in
 
 /// A rate limit of one event per `limit` (0: none): true, and the event noted in `last_ms` (in ms
 /// of `now`; 0 means never), if the last one was at least `limit` ago.
-[[nodiscard]] constexpr bool rate_limit_allows(std::uint32_t& last_ms, instant now, duration limit) noexcept {
-    const std::uint32_t t = static_cast<std::uint32_t>(now.us / 1000) | 1; // (never 0)
-    const auto l = static_cast<std::uint32_t>(limit.us / 1000);
-    if (l > 0 && last_ms != 0 && t - last_ms < l) return false;
+/// The clock is the low bits of milliseconds that `T` holds (a limit beyond its range is cut to it).
+template <std::unsigned_integral T>
+[[nodiscard]] constexpr bool rate_limit_allows(T& last_ms, instant now, duration limit) noexcept {
+    const auto t = static_cast<T>(static_cast<T>(now.us / 1000) | 1u); // (never 0)
+    const auto l = std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(limit.us / 1000, 0)),
+                                           std::numeric_limits<T>::max());
+    if (l > 0 && last_ms != 0 && static_cast<T>(t - last_ms) < l) return false;
     last_ms = t;
     return true;
 }
@@ -76,8 +85,9 @@ enum class time_wait_verdict : std::uint8_t { drop, ack, ack_and_restart, new_in
 /// two desynchronized ends cannot ACK each other in a loop and forged segments cannot make us
 /// send at their rate. A segment with data or a FIN (and no SYN) is always answered: it is a
 /// retransmission, no ACK loop, and its sender needs the ACK.
-[[nodiscard]] constexpr bool invalid_segment_ack_allowed(std::uint32_t& last_ms, const wire::tcp_repr& seg,
-                                                         instant now, duration limit) noexcept {
+template <std::unsigned_integral T>
+[[nodiscard]] constexpr bool invalid_segment_ack_allowed(T& last_ms, const wire::tcp_repr& seg, instant now,
+                                                         duration limit) noexcept {
     if (seg.segment_length() > 0 && !seg.has(wire::tcp_flags::syn)) return true;
     return rate_limit_allows(last_ms, now, limit);
 }

@@ -27,6 +27,7 @@ inline constexpr std::uint8_t echo_reply = 0;
 inline constexpr std::uint8_t dest_unreachable = 3;
 inline constexpr std::uint8_t echo_request = 8;
 inline constexpr std::uint8_t time_exceeded = 11;
+inline constexpr std::uint8_t parameter_problem = 12;
 } // namespace icmp_type
 
 /// Destination unreachable codes (RFC 792; RFC 1191 section 4 for frag_needed).
@@ -45,7 +46,8 @@ inline constexpr std::uint8_t reassembly = 1; ///< fragment reassembly time exce
 } // namespace icmp_time_exceeded
 
 [[nodiscard]] constexpr bool is_icmp_error(std::uint8_t type) noexcept {
-    return type == icmp_type::dest_unreachable || type == icmp_type::time_exceeded;
+    return type == icmp_type::dest_unreachable || type == icmp_type::time_exceeded ||
+           type == icmp_type::parameter_problem;
 }
 
 /// The original datagram quoted by an ICMP error: its IP header and at least the first 8 bytes of
@@ -167,10 +169,14 @@ struct icmp_repr {
     [[nodiscard]] static constexpr icmp_repr time_exceeded(std::uint8_t code, std::span<const std::uint8_t> quote) noexcept {
         return {icmp_type::time_exceeded, code, 0, 0, 0, quote};
     }
+    /// (The pointer to the offending octet is not represented: emitted as 0.)
+    [[nodiscard]] static constexpr icmp_repr parameter_problem(std::uint8_t code, std::span<const std::uint8_t> quote) noexcept {
+        return {icmp_type::parameter_problem, code, 0, 0, 0, quote};
+    }
 
     /// From raw ICMP bytes; std::nullopt if shorter than 8 bytes, if verify_checksum and the
     /// checksum is wrong, or if the type is not one of echo request/reply, dest unreachable,
-    /// time exceeded (others are not represented; use icmp_view for them).
+    /// time exceeded, parameter problem (others are not represented; use icmp_view for them).
     [[nodiscard]] static std::optional<icmp_repr> parse(std::span<const std::uint8_t> bytes,
                                                         bool verify_checksum = true) noexcept {
         const auto v = icmp_view::from_bytes(bytes);
@@ -181,6 +187,7 @@ struct icmp_repr {
         case icmp_type::dest_unreachable:
             return dest_unreachable(v->code(), v->data(), v->next_hop_mtu());
         case icmp_type::time_exceeded: return time_exceeded(v->code(), v->data());
+        case icmp_type::parameter_problem: return parameter_problem(v->code(), v->data());
         default: return std::nullopt;
         }
     }

@@ -136,6 +136,29 @@ public:
     [[nodiscard]] constexpr std::span<const std::uint8_t> options() const noexcept {
         return b_.subspan(ipv4_header_len, header_len_ - ipv4_header_len);
     }
+    /// What the options (RFC 791 3.1) hold, as far as a host that interprets none of them cares:
+    /// a source route (loose 131, strict 137), which a host would have to reverse for its replies
+    /// (RFC 1122 3.2.1.8) and Linux drops by default (accept_source_route = 0), or an option whose
+    /// length runs past the header or below 2 (Linux's ip_options_compile drops the datagram).
+    enum class options_verdict : std::uint8_t { ok, source_route, malformed };
+    [[nodiscard]] constexpr options_verdict check_options() const noexcept {
+        const auto o = options();
+        for (std::size_t i = 0; i < o.size();) {
+            const std::uint8_t type = o[i];
+            if (type == 0) break; // end of option list
+            if (type == 1) {      // no operation
+                ++i;
+                continue;
+            }
+            if (o.size() - i < 2) return options_verdict::malformed;
+            const std::size_t len = o[i + 1];
+            if (len < 2 || len > o.size() - i) return options_verdict::malformed;
+            if (type == 131 || type == 137) return options_verdict::source_route;
+            i += len;
+        }
+        return options_verdict::ok;
+    }
+
     /// The payload up to the total length.
     [[nodiscard]] constexpr std::span<const std::uint8_t> payload() const noexcept { return b_.subspan(header_len_); }
     /// The whole packet up to the total length.
