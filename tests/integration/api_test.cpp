@@ -332,16 +332,24 @@ packet syn_from(pair_t& net, wire::ipv4_address src, std::vector<std::uint8_t> i
     std::copy(b.begin(), b.end(), p.bytes().begin());
     return p;
 }
+/// Counts the packets the server sends, and keeps them from the client.
+struct server_output {
+    std::size_t n = 0;
+    explicit server_output(pair_t& net) {
+        net.pipe().b_to_a().set_filter([this](std::span<const std::uint8_t>) {
+            ++n;
+            return true;
+        });
+    }
+    server_output(const server_output&) = delete;
+    server_output& operator=(const server_output&) = delete;
+};
 } // namespace
 
 TEST_CASE("IP: datagrams from a source no host may use are dropped unanswered (RFC 1122 3.2.1.3): no SYN-ACK, RST or echo reply to a broadcast or a group") {
     pair_t net;
     auto l = net.server().listen(80);
-    std::size_t answers = 0;
-    net.pipe().b_to_a().set_filter([&](std::span<const std::uint8_t>) {
-        ++answers;
-        return true;
-    });
+    server_output answers(net);
     using A = wire::ipv4_address;
     const std::vector<A> martians{A::from_octets(0, 0, 0, 0), A::from_octets(255, 255, 255, 255),
                                   A::from_octets(224, 0, 0, 1), A::from_octets(239, 1, 2, 3), net.server_address(),
@@ -358,24 +366,20 @@ TEST_CASE("IP: datagrams from a source no host may use are dropped unanswered (R
     net.pipe().end_a().transmit(net.now(), std::move(e));
     net.run_for(10_ms);
     const auto& st = net.server().iface().stats();
-    CHECK(answers == 0);
+    CHECK(answers.n == 0);
     CHECK(st.martian_sources == martians.size() + 1);
     CHECK(st.icmp_echo_replies == 0);
     CHECK(net.server().iface().connection_count() == 0);
     // the same SYN from a proper address is answered
     net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address()));
     net.run_for(10_ms);
-    CHECK(answers == 1);
+    CHECK(answers.n == 1);
 }
 
 TEST_CASE("IP: a source-routed datagram is dropped (Linux's accept_source_route = 0), other options are skipped, a malformed option is malformed") {
     pair_t net;
     auto l = net.server().listen(80);
-    std::size_t answers = 0;
-    net.pipe().b_to_a().set_filter([&](std::span<const std::uint8_t>) {
-        ++answers;
-        return true;
-    });
+    server_output answers(net);
     const auto& st = net.server().iface().stats();
     // a completed loose source route through 10.9.9.9: type 131, length 7, pointer 8, then EOL
     net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {131, 7, 8, 10, 9, 9, 9, 0}));
@@ -383,16 +387,16 @@ TEST_CASE("IP: a source-routed datagram is dropped (Linux's accept_source_route 
     net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {137, 7, 8, 10, 9, 9, 9, 0}));
     net.run_for(10_ms);
     CHECK(st.source_routed == 2);
-    CHECK(answers == 0);
+    CHECK(answers.n == 0);
     // an option running past the header
     net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {1, 7, 40, 0}));
     net.run_for(10_ms);
     CHECK(st.malformed == 1);
-    CHECK(answers == 0);
+    CHECK(answers.n == 0);
     // NOPs and a record route (type 7), not interpreted: the SYN is answered
     net.pipe().end_a().transmit(net.now(), syn_from(net, net.client_address(), {1, 7, 7, 4, 0, 0, 0, 0}));
     net.run_for(10_ms);
-    CHECK(answers == 1);
+    CHECK(answers.n == 1);
     CHECK(st.source_routed == 2);
 }
 

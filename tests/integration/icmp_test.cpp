@@ -258,7 +258,7 @@ TEST_CASE("parameter problem about one of our segments is a soft error (RFC 1122
     auto l = net.server().listen(80);
     auto [c, s] = establish(net, *l);
     bool answered = false;
-    router r(net, [&](router& rt, std::span<const std::uint8_t> b) {
+    router r(net, [&](router&, std::span<const std::uint8_t> b) {
         if (answered) return false;
         answered = true;
         const auto m = wire::icmp_repr::parameter_problem(0, wire::icmp_error_quote(b));

@@ -358,16 +358,24 @@ TEST_CASE("TLP: a lost tail segment is repaired by a probe, not by an RTO: no ba
     CHECK(h.t.ssthresh() == 5000);
 }
 
-TEST_CASE("TLP: the original's ACK at TLP.end_seq, then a D-SACK or a pure duplicate ACK for the probe: no loss, cwnd stays (RFC 8985 7.4.2)") {
-    const bool dsack = GENERATE(true, false);
-    CAPTURE(dsack);
-    harness h(tlp_config());
+namespace {
+/// Three segments, the first two ACKed after 100 ms; the third's ACK is late, so the probe
+/// resends [3001, 4001) at 450 ms (TLP.end_seq 4001).
+void tail_probe_sent(harness& h) {
     establish_with_sack(h, false, 1000);
     h.send(pattern(3000));
     REQUIRE(h.poll().size() == 3);
     h.advance(100_ms);
     h.in(ack(peer_iss + 1, 3001));
-    REQUIRE(h.run_until(at(450_ms)).size() == 1); // the probe resends [3001, 4001)
+    REQUIRE(h.run_until(at(450_ms)).size() == 1);
+}
+} // namespace
+
+TEST_CASE("TLP: the original's ACK at TLP.end_seq, then a D-SACK or a pure duplicate ACK for the probe: no loss, cwnd stays (RFC 8985 7.4.2)") {
+    const bool dsack = GENERATE(true, false);
+    CAPTURE(dsack);
+    harness h(tlp_config());
+    tail_probe_sent(h);
     h.advance(10_ms);
     h.in(ack(peer_iss + 1, 4001)); // the original's delayed ACK
     h.advance(90_ms);
@@ -442,13 +450,8 @@ TEST_CASE("TLP: with unsent data waiting, the probe is one new segment beyond a 
 
 TEST_CASE("TLP: a probe the peer reports as a duplicate (D-SACK) leaves cwnd alone") {
     harness h(tlp_config());
-    establish_with_sack(h, false, 1000);
-    h.send(pattern(3000));
-    REQUIRE(h.poll().size() == 3);
-    h.advance(100_ms);
-    h.in(ack(peer_iss + 1, 3001));
+    tail_probe_sent(h);
     const std::uint32_t cwnd = h.t.cwnd();
-    REQUIRE(h.run_until(at(450_ms)).size() == 1);
     h.advance(20_ms);
     h.in(sack_ack(4001, {{3001, 4001}})); // the original arrived late: the probe is a duplicate
     CHECK(h.t.snd_una().value() == 4001);

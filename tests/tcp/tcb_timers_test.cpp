@@ -429,13 +429,25 @@ TEST_CASE("keepalive: no probe while data waits behind a zero window: the persis
     CHECK(h.st() == state::established);
 }
 
-TEST_CASE("keepalive: a segment dropped as unacceptable does not restart the idle time or forget the probes sent (Linux's rcv_tstamp)") {
+namespace {
+config keepalive_config() {
     config c = test_config();
     c.keepalive = true;
-    harness h(c);
+    return c;
+}
+/// An established client with keepalive on (Linux's times), run to its first probe at 7200 s;
+/// returns when the peer was last heard.
+instant to_first_keepalive_probe(harness& h) {
     h.establish_as_client();
     const instant t0 = h.now;
     REQUIRE(h.run_until(t0 + 7200_s).size() == 1);
+    return t0;
+}
+} // namespace
+
+TEST_CASE("keepalive: a segment dropped as unacceptable does not restart the idle time or forget the probes sent (Linux's rcv_tstamp)") {
+    harness h(keepalive_config());
+    const instant t0 = to_first_keepalive_probe(h);
     const int kind = GENERATE(0, 1, 2);
     CAPTURE(kind);
     h.advance(10_s);
@@ -451,12 +463,8 @@ TEST_CASE("keepalive: a segment dropped as unacceptable does not restart the idl
 }
 
 TEST_CASE("ESTABLISHED: an answered keepalive probe restarts the idle time") {
-    config c = test_config();
-    c.keepalive = true;
-    harness h(c);
-    h.establish_as_client();
-    const instant t0 = h.now;
-    REQUIRE(h.run_until(t0 + 7200_s).size() == 1);
+    harness h(keepalive_config());
+    to_first_keepalive_probe(h);
     h.advance(10_ms);
     h.in(ack(peer_iss + 1, our_iss + 1));
     h.poll_none();
